@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,10 @@ type Source struct {
 	// FlagNames maps a key path to the flag that set it, for error messages.
 	// Optional.
 	FlagNames map[string]string
+	// Reserved lists VIGIL_ environment variables the caller reads itself
+	// (for example a secret with no YAML key); Load neither sets nor warns
+	// about them.
+	Reserved []string
 }
 
 // Problem is one thing wrong with the configuration.
@@ -102,7 +107,7 @@ func Load(dst any, src Source) (warnings []string, err error) {
 	if src.File != "" {
 		probs = append(probs, loadFile(rv.Elem(), src.File)...)
 	}
-	w, p := loadEnv(rv.Elem(), src.Env)
+	w, p := loadEnv(rv.Elem(), src.Env, src.Reserved)
 	warnings = append(warnings, w...)
 	probs = append(probs, p...)
 	keys := make([]string, 0, len(src.Flags))
@@ -590,7 +595,7 @@ func EnvName(key string) string {
 // envIgnored lists VIGIL_ variables that are not configuration keys.
 var envIgnored = []string{"VIGIL_CONFIG", "VIGIL_TEST_", "VIGIL_SERVICES_"}
 
-func loadEnv(dst reflect.Value, env []string) (warnings []string, probs []Problem) {
+func loadEnv(dst reflect.Value, env, reserved []string) (warnings []string, probs []Problem) {
 	if len(env) == 0 {
 		return nil, nil
 	}
@@ -616,7 +621,7 @@ func loadEnv(dst reflect.Value, env []string) (warnings []string, probs []Proble
 	for _, name := range names {
 		key, ok := known[name]
 		if !ok {
-			if !ignoredEnv(name) {
+			if !ignoredEnv(name) && !slices.Contains(reserved, name) {
 				warnings = append(warnings, fmt.Sprintf("environment variable %s names no configuration key; ignored", name))
 			}
 			continue
@@ -671,3 +676,48 @@ func readSecretFile(path string) (string, error) {
 // ReadSecretFile reads a secret from a file as the loader does for *_FILE
 // environment variables.
 func ReadSecretFile(path string) (string, error) { return readSecretFile(path) }
+
+// Get returns the value at key path of v (a struct or pointer to one) as text:
+// lists comma-separated, maps as sorted k=v pairs. It reports false for an
+// unknown path.
+func Get(v any, path string) (string, bool) {
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	for _, part := range strings.Split(path, ".") {
+		if rv.Kind() != reflect.Struct {
+			return "", false
+		}
+		idx, ok := structFields(rv.Type())[part]
+		if !ok {
+			return "", false
+		}
+		rv = rv.Field(idx)
+	}
+	return format(rv), true
+}
+
+func format(v reflect.Value) string {
+	if v.CanInterface() {
+		if s, ok := v.Interface().(fmt.Stringer); ok && v.Kind() != reflect.Struct {
+			return s.String()
+		}
+	}
+	switch v.Kind() {
+	case reflect.Slice:
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = format(v.Index(i))
+		}
+		return strings.Join(parts, ",")
+	case reflect.Map:
+		parts := make([]string, 0, v.Len())
+		for _, k := range v.MapKeys() {
+			parts = append(parts, format(k)+"="+format(v.MapIndex(k)))
+		}
+		sort.Strings(parts)
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
