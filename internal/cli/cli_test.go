@@ -1,0 +1,264 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigil-audit/vigil/internal/bus"
+)
+
+// syncBuffer is a bytes.Buffer safe for a command writing while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func run(t *testing.T, environ []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb syncBuffer
+	code = Run(context.Background(), args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Environ: environ})
+	return code, out.String(), errb.String()
+}
+
+func TestRunUsage(t *testing.T) {
+	dir := t.TempDir()
+	badCfg := filepath.Join(dir, "bad.yml")
+	if err := os.WriteFile(badCfg, []byte("http:\n  listn: x\nlog:\n  level: loud\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		env     []string
+		args    []string
+		code    int
+		stdout  string // substring
+		stderr  string // substring
+		noStart bool
+	}{
+		{name: "no args", args: nil, code: ExitUsage, stderr: "Usage:\n  vigil <command>"},
+		{name: "help", args: []string{"help"}, code: ExitOK, stdout: "tail      Print the records of a topic"},
+		{name: "--help", args: []string{"--help"}, code: ExitOK, stdout: "Exit status: 0 success"},
+		{name: "help up", args: []string{"help", "up"}, code: ExitOK, stdout: "key http.listen, env VIGIL_HTTP_LISTEN"},
+		{name: "help unknown", args: []string{"help", "nope"}, code: ExitUsage, stderr: `unknown command "nope"`},
+		{name: "unknown command", args: []string{"colect"}, code: ExitUsage, stderr: `vigil: unknown command "colect"`},
+		{name: "unknown command suggestion", args: []string{"tai"}, code: ExitUsage, stderr: `(did you mean "tail"?)`},
+		{name: "unknown flag", args: []string{"up", "--nope"}, code: ExitUsage, stderr: "flag provided but not defined: -nope"},
+		{name: "up --help", args: []string{"up", "--help"}, code: ExitOK, stdout: "--kafka-listen address"},
+		{name: "tail --help", args: []string{"tail", "-h"}, code: ExitOK, stdout: "Usage: vigil tail [flags] TOPIC"},
+		{name: "collect not built", args: []string{"collect"}, code: ExitNotBuilt, stderr: "vigil collect: not built yet: the collector is tracked in issue 3"},
+		{name: "collect --help", args: []string{"collect", "--help"}, code: ExitOK, stdout: "NOT BUILT YET"},
+		{name: "detect not built", args: []string{"detect"}, code: ExitNotBuilt, stderr: "issue 5"},
+		{name: "sink not built", args: []string{"sink"}, code: ExitNotBuilt, stderr: "issue 4"},
+		{name: "notify not built", args: []string{"notify"}, code: ExitNotBuilt, stderr: "issue 6"},
+		{name: "report not built", args: []string{"report"}, code: ExitNotBuilt, stderr: "issue 4"},
+		{name: "verify not built", args: []string{"verify"}, code: ExitNotBuilt, stderr: "not built yet"},
+		{name: "simulate not built", args: []string{"simulate"}, code: ExitNotBuilt, stderr: "issue 5"},
+		{name: "up --demo not built", args: []string{"up", "--demo"}, code: ExitNotBuilt, stderr: "--demo is not built yet"},
+		{name: "up extra arg", args: []string{"up", "now"}, code: ExitUsage, stderr: `takes no arguments, got ["now"]`},
+		{name: "up bad config file", args: []string{"up", "--config", badCfg}, code: ExitUsage,
+			stderr: "bad.yml:2: http.listn: unknown key (did you mean \"listen\"?)\n  log.level: \"loud\" is not one of debug|info|warn|error"},
+		{name: "up config from VIGIL_CONFIG", env: []string{"VIGIL_CONFIG=" + badCfg}, args: []string{"up"}, code: ExitUsage, stderr: "http.listn: unknown key"},
+		{name: "up missing config file", args: []string{"up", "--config", filepath.Join(dir, "none.yml")}, code: ExitUsage, stderr: "none.yml: cannot read config file: no such file or directory"},
+		{name: "up bad listen flag", args: []string{"up", "--listen", "8080"}, code: ExitUsage, stderr: `http.listen: "8080" is not host:port`},
+		{name: "up empty listen env", env: []string{"VIGIL_HTTP_LISTEN="}, args: []string{"up"}, code: ExitUsage, stderr: "http.listen: required"},
+		{name: "up short token", env: []string{"VIGIL_INGEST_TOKEN=abc"}, args: []string{"up"}, code: ExitUsage, stderr: "ingest.token: shorter than 16 characters"},
+		{name: "up empty data", args: []string{"up", "--data", ""}, code: ExitUsage, stderr: "data: required"},
+		{name: "tail no topic", args: []string{"tail"}, code: ExitUsage, stderr: "takes exactly one TOPIC, got 0 arguments"},
+		{name: "tail bad from", args: []string{"tail", "--from", "middle", "t"}, code: ExitUsage, stderr: `--from: "middle" is not one of first|last`},
+		{name: "tail bad brokers", args: []string{"tail", "--brokers", "nohost", "t"}, code: ExitUsage, stderr: "bus.brokers[0]"},
+		{name: "tail bad env type", env: []string{"VIGIL_BUS_WRITER_BATCH_SIZE=big"}, args: []string{"tail", "t"}, code: ExitUsage,
+			stderr: `env VIGIL_BUS_WRITER_BATCH_SIZE: bus.writer.batch_size: wrong type: want an integer, got "big"`},
+		{name: "version", args: []string{"version"}, code: ExitOK, stdout: "vigil "},
+		{name: "--version", args: []string{"--version"}, code: ExitOK, stdout: "vigil "},
+		{name: "version json", args: []string{"version", "--json"}, code: ExitOK, stdout: `"go_version":"go`},
+		{name: "version extra", args: []string{"version", "x"}, code: ExitUsage, stderr: "takes no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, tt.env, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
+			}
+			if !strings.Contains(out, tt.stdout) {
+				t.Errorf("stdout does not contain %q:\n%s", tt.stdout, out)
+			}
+			if !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("stderr does not contain %q:\n%s", tt.stderr, errOut)
+			}
+		})
+	}
+}
+
+// TestUpTailRestart runs `vigil up` on free ports, checks /healthz and
+// /metrics, writes a record to the embedded broker, reads it back with
+// `vigil tail`, stops, restarts on the same data folder and finds the record
+// and the ingest token still there.
+func TestUpTailRestart(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	httpAddr, kafkaAddr, stdout, stop := startUp(t, data)
+
+	if !strings.Contains(stdout, "Generated an ingest token") {
+		t.Errorf("first start did not announce a generated token:\n%s", stdout)
+	}
+	token, err := os.ReadFile(filepath.Join(data, "ingest-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Join(data, "ingest-token")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("ingest-token mode %v, want 0600", fi.Mode().Perm())
+	}
+	if !regexp.MustCompile(`^vgl_[A-Za-z0-9_-]{43}\n$`).Match(token) {
+		t.Errorf("token %q has an unexpected form", token)
+	}
+
+	resp := get(t, "http://"+httpAddr+"/healthz")
+	if resp.code != http.StatusOK || !strings.Contains(resp.body, `{"name":"kafka","ok":true}`) {
+		t.Errorf("/healthz: %d %s", resp.code, resp.body)
+	}
+	resp = get(t, "http://"+httpAddr+"/metrics")
+	for _, want := range []string{"vigil_build_info{", `vigil_health_check_up{check="kafka"} 1`, "go_goroutines"} {
+		if !strings.Contains(resp.body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	cfg := bus.Defaults()
+	cfg.Brokers = []string{kafkaAddr}
+	w, err := bus.NewWriter(cfg, "vigil.access.v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	value := `{"event_id":"e-1","org":"h1"}`
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("actor-tok"), Value: []byte(value)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := run(t, nil, "tail", "--brokers", kafkaAddr, "--from", "first", "--max", "1", "vigil.access.v1")
+	if code != ExitOK || out != value+"\n" {
+		t.Fatalf("tail: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = run(t, nil, "tail", "--brokers", kafkaAddr, "--from", "first", "--max", "1", "--meta", "vigil.access.v1")
+	var rec tailRecord
+	if code != ExitOK || json.Unmarshal([]byte(out), &rec) != nil || rec.Key != "actor-tok" || string(rec.Value) != value || rec.Offset != 0 {
+		t.Fatalf("tail --meta: exit %d, %q", code, out)
+	}
+	code, out, _ = run(t, nil, "tail", "--brokers", kafkaAddr, "--idle", "300ms", "vigil.access.v1")
+	if code != ExitOK || out != "" {
+		t.Errorf("tail --from last on a quiet topic: exit %d, %q", code, out)
+	}
+	code, _, errOut = run(t, nil, "tail", "--brokers", kafkaAddr, "vigil.nosuch.v1")
+	if code != ExitFailure || !strings.Contains(errOut, "list partitions of vigil.nosuch.v1") {
+		t.Errorf("tail of a missing topic: exit %d, %q", code, errOut)
+	}
+
+	if code := stop(); code != ExitOK {
+		t.Fatalf("up exited %d", code)
+	}
+
+	_, kafkaAddr, stdout, stop = startUp(t, data)
+	defer stop()
+	if !strings.Contains(stdout, "Ingest token: read from") || strings.Contains(stdout, string(token[:10])) {
+		t.Errorf("restart should reuse the saved token without printing it:\n%s", stdout)
+	}
+	code, out, errOut = run(t, nil, "tail", "--brokers", kafkaAddr, "--from", "first", "--max", "1", "vigil.access.v1")
+	if code != ExitOK || out != value+"\n" {
+		t.Fatalf("tail after restart: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+var upAddrs = regexp.MustCompile(`HTTP:   http://([^/]+)/[\s\S]*Kafka:  (\S+)`)
+
+// startUp runs `vigil up` in the background and returns its addresses and a
+// function that stops it and returns its exit status.
+func startUp(t *testing.T, data string) (httpAddr, kafkaAddr, stdout string, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"up", "--data", data, "--listen", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0"},
+			Env{Stdout: &out, Stderr: &errb})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := upAddrs.FindStringSubmatch(out.String()); m != nil {
+			httpAddr, kafkaAddr = m[1], m[2]
+			break
+		}
+		select {
+		case code := <-done:
+			cancel()
+			t.Fatalf("up exited %d before it was up:\n%s\n%s", code, out.String(), errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("up did not come up in 20s:\n%s\n%s", out.String(), errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var once sync.Once
+	code := -1
+	stop = func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(20 * time.Second):
+				t.Errorf("up did not stop within 20s:\n%s", errb.String())
+			}
+		})
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	return httpAddr, kafkaAddr, out.String(), stop
+}
+
+type response struct {
+	code int
+	body string
+}
+
+func get(t *testing.T, url string) response {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, string(b)}
+}

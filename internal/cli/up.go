@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vigil-audit/vigil/internal/bus"
+	"github.com/vigil-audit/vigil/internal/config"
+	"github.com/vigil-audit/vigil/internal/telemetry"
+)
+
+func upCommand() *command {
+	var demo bool
+	return &command{
+		name:    "up",
+		summary: "Run every stage in one process, with an embedded broker and store",
+		usage:   "[--demo] [--listen ADDR] [--kafka-listen ADDR] [--data DIR]",
+		help: `Runs Vigil in one process with no external service: an embedded Kafka-protocol
+broker (its data in DATA/kafka, so it survives restarts) and one HTTP port for
+ingest, the console, /metrics and /healthz.
+
+Senders authenticate with a bearer token. Give it with --ingest-token or
+VIGIL_INGEST_TOKEN (or VIGIL_INGEST_TOKEN_FILE); without one, up generates a
+token on first start, saves it in DATA/ingest-token (mode 0600) and prints it.
+
+The embedded broker speaks the Kafka protocol on --kafka-listen, so kcat and
+'vigil tail' can read the topics:
+  vigil tail --brokers 127.0.0.1:9092 vigil.access.v1
+
+Built so far: the embedded broker with every Vigil topic, /metrics and
+/healthz. The collector, detector, store and notifier stages join as their
+issues land; --demo (the traffic simulator) needs them and is refused until
+then.`,
+		flags: func(fs *flagSet) {
+			fs.configFlags()
+			fs.fs.BoolVar(&demo, "demo", false, "also run the traffic simulator with labelled anomalies (not built yet)")
+			fs.key("listen", "http.listen", "HTTP `address` for ingest, console, /metrics and /healthz")
+			fs.key("kafka-listen", "embedded.kafka_listen", "`address` of the embedded Kafka-protocol broker")
+			fs.key("data", "data", "data `folder` for the embedded broker and store")
+			fs.key("ingest-token", "ingest.token", "bearer `token` senders must present (prefer VIGIL_INGEST_TOKEN)")
+		},
+		run: func(ctx context.Context, c *invocation) int {
+			if len(c.args) > 0 {
+				return c.fail(ExitUsage, "takes no arguments, got %q", c.args)
+			}
+			if demo {
+				return c.fail(ExitNotBuilt, "--demo is not built yet: the traffic simulator needs the collector (issue 3) and detector (issue 5); run 'vigil up' without --demo")
+			}
+			cfg := defaultConfig()
+			if !c.fs.load(c, cfg) {
+				return ExitUsage
+			}
+			return runUp(ctx, c, cfg)
+		},
+	}
+}
+
+func runUp(ctx context.Context, c *invocation, cfg *Config) int {
+	log, err := telemetry.NewLogger(cfg.Log, c.stderr())
+	if err != nil {
+		return c.fail(ExitUsage, "%v", err)
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return c.fail(ExitFailure, "create data folder: %v", err)
+	}
+	token, generated, err := ingestToken(cfg)
+	if err != nil {
+		return c.fail(ExitFailure, "%v", err)
+	}
+	tokenFile := filepath.Join(cfg.Data, "ingest-token")
+	switch {
+	case generated:
+		fmt.Fprintf(c.stdout(), "Generated an ingest token and saved it in %s (mode 0600):\n  %s\nSenders present it as: Authorization: Bearer <token>\n", tokenFile, token)
+	case cfg.Ingest.Token == "":
+		fmt.Fprintf(c.stdout(), "Ingest token: read from %s\n", tokenFile)
+	}
+
+	reg := telemetry.NewRegistry()
+	log.Info("starting embedded broker", "listen", cfg.Embedded.KafkaListen, "data", filepath.Join(cfg.Data, "kafka"))
+	broker, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{
+		DataDir: filepath.Join(cfg.Data, "kafka"),
+		Listen:  cfg.Embedded.KafkaListen,
+		Logger:  log,
+	})
+	if err != nil {
+		return c.fail(ExitFailure, "%v", err)
+	}
+	defer func() {
+		log.Info("stopping embedded broker")
+		if err := broker.Close(); err != nil {
+			log.Error("embedded broker stopped with an error", "err", err)
+			return
+		}
+		log.Info("embedded broker stopped")
+	}()
+	busCfg := broker.Config()
+
+	health := telemetry.NewHealth(reg, 2*time.Second, telemetry.Check{
+		Name: "kafka",
+		Fn:   func(ctx context.Context) error { return bus.Ping(ctx, busCfg) },
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", telemetry.MetricsHandler(reg))
+	mux.Handle("GET /healthz", health)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Vigil %s\n\n  /healthz   readiness of every stage (JSON)\n  /metrics   Prometheus metrics\n\nEmbedded Kafka-protocol broker: %s\n", telemetry.Build().Version, broker.Addr())
+	})
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return c.fail(ExitFailure, "listen on %s (http.listen): %v", cfg.HTTP.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (/healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\nPress Ctrl-C to stop.\n",
+		ln.Addr(), broker.Addr(), broker.Addr(), cfg.Data)
+	log.Info("vigil up", "http", ln.Addr().String(), "kafka", broker.Addr())
+
+	status := ExitOK
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", context.Cause(ctx))
+	case err := <-served:
+		log.Error("http server failed", "err", err)
+		status = ExitFailure
+	}
+	log.Info("stopping http server")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("http server did not drain in time", "err", err)
+	}
+	log.Info("http server stopped")
+	return status
+}
+
+// ingestToken returns the configured token, or the one saved in the data
+// folder, or a new one it saves there. generated is true for a new token.
+func ingestToken(cfg *Config) (token string, generated bool, err error) {
+	if cfg.Ingest.Token != "" {
+		return cfg.Ingest.Token, false, nil
+	}
+	path := filepath.Join(cfg.Data, "ingest-token")
+	t, err := config.ReadSecretFile(path)
+	switch {
+	case err == nil && strings.TrimSpace(t) != "":
+		return strings.TrimSpace(t), false, nil
+	case err == nil:
+		return "", false, fmt.Errorf("%s is empty: delete it to have a new token generated, or set VIGIL_INGEST_TOKEN", path)
+	}
+	if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
+		return "", false, fmt.Errorf("read ingest token: %v", err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", false, fmt.Errorf("generate ingest token: %w", err)
+	}
+	token = "vgl_" + base64.RawURLEncoding.EncodeToString(b)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", false, fmt.Errorf("save ingest token: %w", err)
+	}
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		f.Close()
+		return "", false, fmt.Errorf("save ingest token in %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", false, fmt.Errorf("save ingest token in %s: %w", path, err)
+	}
+	return token, true, nil
+}
