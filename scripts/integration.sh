@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs the integration tests against the real services.
+#
+#   scripts/integration.sh [--down] [go test args...]
+#
+# Starts every service with scripts/services.sh up, exports what
+# `scripts/services.sh env` prints, then runs
+#   go test -tags integration -count=1 -timeout 30m [args]
+# where args default to ./... ; any argument is passed to go test, e.g.
+#   scripts/integration.sh -run ClickHouse ./internal/store/...
+# Packages named without a -run still run all their tests, unit tests included.
+#
+# Services are left running afterwards (the next run starts in seconds); pass
+# --down, or set VIGIL_SERVICES_KEEP=0, to stop them when the tests end. On a
+# failure the service status and the tails of the service logs are printed and
+# the logs are kept in the harness log folder.
+set -euo pipefail
+
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SERVICES=$ROOT_DIR/scripts/services.sh
+DIR=${VIGIL_SERVICES_DIR:-/var/tmp/vigil-services}
+LOGS=$DIR/logs
+
+keep=${VIGIL_SERVICES_KEEP:-1}
+args=()
+for a in "$@"; do
+	case $a in
+	--down) keep=0 ;;
+	*) args+=("$a") ;;
+	esac
+done
+
+# A package pattern among the args? If none, test ./...
+has_pkg=0
+prev=""
+for a in "${args[@]}"; do
+	# Values of go test flags that take one (-run X, -timeout X, ...) are not packages.
+	case $prev in
+	-run | -skip | -bench | -timeout | -count | -parallel | -cpu | -benchtime | -coverprofile | -coverpkg | -covermode | -cpuprofile | -memprofile | -blockprofile | -mutexprofile | -trace | -outputdir | -o | -p | -tags | -shuffle | -fuzz | -fuzztime | -list | -exec)
+		prev=""
+		continue
+		;;
+	esac
+	prev=$a
+	case $a in
+	-*) ;;
+	*) has_pkg=1 ;;
+	esac
+done
+if ((!has_pkg)); then args+=(./...); fi
+
+stop_services() {
+	if [[ $keep == 0 ]]; then
+		"$SERVICES" down || true
+	fi
+}
+
+if ! "$SERVICES" up; then
+	echo "==> services did not start; logs in $LOGS" >&2
+	"$SERVICES" status || true
+	stop_services
+	exit 1
+fi
+
+eval "$("$SERVICES" env)"
+
+cd "$ROOT_DIR"
+echo "==> go test -tags integration -count=1 -timeout 30m ${args[*]}"
+rc=0
+go test -tags integration -count=1 -timeout 30m "${args[@]}" || rc=$?
+
+echo "==> services after the tests:"
+status_rc=0
+"$SERVICES" status || status_rc=$?
+
+if ((rc != 0)); then
+	echo "==> integration tests FAILED (go test exit $rc); service logs are kept in $LOGS" >&2
+	for f in "$LOGS"/kafka-server.log "$LOGS"/clickhouse-server.err.log "$LOGS"/prometheus.log "$LOGS"/mailpit.log; do
+		[[ -s $f ]] || continue
+		printf -- '----- tail of %s -----\n' "$f" >&2
+		tail -n 20 "$f" >&2
+	done
+elif ((status_rc != 0)); then
+	echo "==> tests passed but a service went down during the run; logs in $LOGS" >&2
+fi
+
+stop_services
+exit "$rc"
