@@ -48,7 +48,7 @@ type testConfig struct {
 	Bus     testBus  `yaml:"bus"`
 	Ratio   float64  `yaml:"ratio"`
 	Workers int      `yaml:"workers"`
-	hidden  int
+	hidden  int      //lint:ignore U1000 unexported fields must be ignored by the loader
 }
 
 func (c *testConfig) Validate() []Problem {
