@@ -160,8 +160,17 @@ func validateValue(v reflect.Value, path string, probs *[]Problem) {
 			continue
 		}
 		fv := v.Field(i)
-		if fv.Kind() == reflect.Struct || (fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct) {
+		if isInline(f) {
+			validateValue(fv, path, probs)
+			continue
+		}
+		switch {
+		case fv.Kind() == reflect.Struct || (fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct):
 			validateValue(fv, join(path, name), probs)
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
+			for j := 0; j < fv.Len(); j++ {
+				validateValue(fv.Index(j), fmt.Sprintf("%s[%d]", join(path, name), j), probs)
+			}
 		}
 	}
 	if v.CanAddr() {
@@ -312,7 +321,7 @@ func decodeNode(v reflect.Value, n *yaml.Node, path, file string, probs *[]Probl
 				*probs = append(*probs, Problem{Key: kp, Origin: origin(file, k), Reason: "unknown key" + suggest(key, fields)})
 				continue
 			}
-			decodeNode(v.Field(idx), val, kp, file, probs)
+			decodeNode(v.FieldByIndex(idx), val, kp, file, probs)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -393,18 +402,34 @@ func typeName(t reflect.Type) string {
 	return t.String()
 }
 
-func structFields(t reflect.Type) map[string]int {
-	m := make(map[string]int, t.NumField())
+func structFields(t reflect.Type) map[string][]int {
+	m := make(map[string][]int, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
-		if name, ok := yamlName(t.Field(i)); ok {
-			m[name] = i
+		f := t.Field(i)
+		name, ok := yamlName(f)
+		if !ok {
+			continue
 		}
+		if isInline(f) {
+			for k, idx := range structFields(f.Type) {
+				m[k] = append([]int{i}, idx...)
+			}
+			continue
+		}
+		m[name] = []int{i}
 	}
 	return m
 }
 
+// isInline reports a struct field tagged `yaml:",inline"`: its keys are
+// the keys of the struct that holds it.
+func isInline(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return f.Type.Kind() == reflect.Struct && slices.Contains(strings.Split(opts, ","), "inline")
+}
+
 // suggest names a known key that is one edit away from a mistyped one.
-func suggest(key string, fields map[string]int) string {
+func suggest(key string, fields map[string][]int) string {
 	best, bestD := "", 3
 	for k := range fields {
 		if d := editDistance(key, k); d < bestD || (d == bestD && k < best) {
@@ -544,7 +569,7 @@ func Set(dst any, path, s string) error {
 		if !ok {
 			return errors.New("unknown key")
 		}
-		v = v.Field(idx)
+		v = v.FieldByIndex(idx)
 	}
 	if v.Kind() == reflect.Struct && !reflect.PointerTo(v.Type()).Implements(textUnmarshalerType) {
 		return errors.New("is a section, not a value")
@@ -578,6 +603,10 @@ func leaves(t reflect.Type, path string, out *[]Leaf) {
 			continue
 		}
 		kp := join(path, name)
+		if isInline(f) {
+			leaves(f.Type, path, out)
+			continue
+		}
 		if f.Type.Kind() == reflect.Struct && !reflect.PointerTo(f.Type).Implements(textUnmarshalerType) {
 			leaves(f.Type, kp, out)
 			continue
@@ -693,7 +722,7 @@ func Get(v any, path string) (string, bool) {
 		if !ok {
 			return "", false
 		}
-		rv = rv.Field(idx)
+		rv = rv.FieldByIndex(idx)
 	}
 	return format(rv), true
 }

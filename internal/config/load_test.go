@@ -274,3 +274,41 @@ func FuzzLoadYAML(f *testing.F) {
 		}
 	})
 }
+
+type inner struct {
+	Paths []string `yaml:"paths"`
+	Kind  string   `yaml:"kind"`
+}
+
+func (i inner) Validate() []Problem {
+	if i.Kind == "" {
+		return []Problem{{Key: "kind", Reason: "required"}}
+	}
+	return nil
+}
+
+type fileEntry struct {
+	Source string `yaml:"source"`
+	Tail   inner  `yaml:",inline"`
+}
+
+type withList struct {
+	Files []fileEntry `yaml:"files"`
+}
+
+func TestInlineAndListValidation(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f.yml")
+	if err := os.WriteFile(file, []byte("files:\n  - source: ehr\n    paths: [/a/*.log]\n    kind: access\n  - source: x\n    pahts: [b]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var c withList
+	_, err := Load(&c, Source{File: file})
+	assertProblems(t, err, []string{file + `:6: files[1].pahts: unknown key (did you mean "paths"?)`})
+	if len(c.Files) != 2 || c.Files[0].Source != "ehr" || c.Files[0].Tail.Kind != "access" || c.Files[0].Tail.Paths[0] != "/a/*.log" {
+		t.Errorf("decoded %+v", c)
+	}
+	assertProblems(t, Validate(&c), []string{"files[1].kind: required"})
+	if got := Leaves(withList{}); len(got) != 1 || got[0].Key != "files" {
+		t.Errorf("leaves %+v", got)
+	}
+}
