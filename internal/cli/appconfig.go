@@ -1,8 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"net"
 	"strings"
+	"time"
+
+	"github.com/vigil-audit/vigil/collector"
+	"github.com/vigil-audit/vigil/collector/pseudo"
+	"github.com/vigil-audit/vigil/collector/spool"
 
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/config"
@@ -27,6 +33,20 @@ type Config struct {
 	// Bus says how to reach Kafka (ignored by `vigil up`, which uses its
 	// embedded broker).
 	Bus bus.Config `yaml:"bus"`
+	// Spool is the collector's disk spool. `vigil up` puts it in
+	// DATA/spool when spool.dir is empty; `vigil collect` requires it.
+	Spool spool.Config `yaml:"spool"`
+	// Pseudonymise says how identifiers are replaced by tokens.
+	Pseudonymise pseudo.Config `yaml:"pseudonymise"`
+	// Syslog configures the syslog listeners (none by default).
+	Syslog collector.SyslogConfig `yaml:"syslog"`
+	// Files lists the log files the collector follows (none by default).
+	Files []collector.FileConfig `yaml:"files"`
+	// Producer tunes how the collector sends the spool to Kafka.
+	Producer collector.ProducerConfig `yaml:"producer"`
+	// ShutdownTimeout bounds a graceful stop: the time to drain the spool
+	// to Kafka after receivers stopped. Zero is invalid; the default is 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // HTTPConfig is the HTTP listener.
@@ -52,21 +72,36 @@ func (e EmbeddedConfig) Validate() []config.Problem {
 	return checkHostPort("kafka_listen", e.KafkaListen)
 }
 
-// IngestConfig holds the ingest credentials of `vigil up`.
+// IngestConfig is HTTP ingest: who may send and how much.
 type IngestConfig struct {
-	// Token is the bearer token senders present. Empty means `vigil up`
-	// generates one on first start, saves it in DATA/ingest-token (mode
-	// 0600) and prints it. Pass it as VIGIL_INGEST_TOKEN or
-	// VIGIL_INGEST_TOKEN_FILE rather than in a file or on the command line.
+	// Token is the bearer token senders present to `vigil up` (source
+	// "default"). Empty means `vigil up` generates one on first start,
+	// saves it in DATA/ingest-token (mode 0600) and prints it. Pass it as
+	// VIGIL_INGEST_TOKEN or VIGIL_INGEST_TOKEN_FILE rather than in a file
+	// or on the command line. `vigil collect` ignores it: use sources.
 	Token string `yaml:"token"`
+	// Sources are the sending systems and the SHA-256 of their tokens
+	// (`vigil collect` and `vigil up`). Empty means only `vigil up`'s
+	// token is accepted.
+	Sources []collector.SourceConfig `yaml:"sources"`
+	// HTTPConfig holds the request limits: max_body_bytes,
+	// max_event_bytes, max_events, retry_after.
+	collector.HTTPConfig `yaml:",inline"`
 }
 
 // Validate implements config.Validator.
 func (i IngestConfig) Validate() []config.Problem {
+	ps := i.HTTPConfig.Validate()
 	if i.Token != "" && len(i.Token) < 16 {
-		return []config.Problem{{Key: "token", Reason: "shorter than 16 characters; use a long random token (or leave it empty and let vigil up generate one)"}}
+		ps = append(ps, config.Problem{Key: "token", Reason: "shorter than 16 characters; use a long random token (or leave it empty and let vigil up generate one)"})
 	}
-	return nil
+	if _, err := collector.NewSources(i.Sources); err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			ps = append(ps, ce.Problems...)
+		}
+	}
+	return ps
 }
 
 // Validate implements config.Validator for the checks that span sections.
@@ -76,6 +111,10 @@ func (c *Config) Validate() []config.Problem {
 	if strings.TrimSpace(c.Data) == "" {
 		ps = append(ps, config.Problem{Key: "data", Reason: "required"})
 	}
+	if c.ShutdownTimeout <= 0 {
+		ps = append(ps, config.Problem{Key: "shutdown_timeout", Reason: "must be > 0"})
+	}
+	ps = append(ps, config.FromError(c.Pseudonymise.Validate(), "")...)
 	return ps
 }
 
@@ -107,9 +146,12 @@ func checkHostPort(key, v string) []config.Problem {
 // defaultConfig returns every default in one place.
 func defaultConfig() *Config {
 	return &Config{
-		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080"},
-		Data:     "./vigil-data",
-		Embedded: EmbeddedConfig{KafkaListen: bus.DefaultEmbeddedListen},
-		Bus:      bus.Defaults(),
+		HTTP:            HTTPConfig{Listen: "127.0.0.1:8080"},
+		Data:            "./vigil-data",
+		Embedded:        EmbeddedConfig{KafkaListen: bus.DefaultEmbeddedListen},
+		Bus:             bus.Defaults(),
+		Spool:           spool.Defaults(),
+		Pseudonymise:    pseudo.Defaults(),
+		ShutdownTimeout: 30 * time.Second,
 	}
 }

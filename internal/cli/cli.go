@@ -72,10 +72,7 @@ func (c *invocation) fail(status int, format string, args ...any) int {
 func commands() []*command {
 	return []*command{
 		upCommand(),
-		pending("collect", "Run the collector: HTTP, syslog and file receivers into Kafka",
-			"collector", 3,
-			"Receives data-access and device-risk logs over HTTP (NDJSON), syslog (RFC 5424/3164) and file tail,\n"+
-				"validates and pseudonymises them, spools them to disk and produces them to Kafka."),
+		collectCommand(),
 		pending("detect", "Run the detector: rules, correlations and behaviours over the event topics",
 			"detector", 5,
 			"Consumes vigil.access.v1 and vigil.device.v1 as a consumer group, evaluates the Sigma-compatible\n"+

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vigil-audit/vigil/collector/pseudo"
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/config"
 )
@@ -71,7 +72,7 @@ func (f *flagSet) load(c *invocation, cfg any) bool {
 			}
 		}
 	}
-	src := config.Source{File: file, Env: c.env.Environ, Flags: map[string]string{}, FlagNames: map[string]string{}, Reserved: []string{envBusPassword}}
+	src := config.Source{File: file, Env: c.env.Environ, Flags: map[string]string{}, FlagNames: map[string]string{}, Reserved: []string{envBusPassword, pseudo.EnvKey}}
 	for _, k := range f.keyed {
 		if k.set {
 			src.Flags[k.key] = k.value

@@ -7,14 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/vigil-audit/vigil/collector"
+	"github.com/vigil-audit/vigil/collector/pseudo"
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/config"
 	"github.com/vigil-audit/vigil/internal/telemetry"
@@ -38,10 +38,15 @@ The embedded broker speaks the Kafka protocol on --kafka-listen, so kcat and
 'vigil tail' can read the topics:
   vigil tail --brokers 127.0.0.1:9092 vigil.access.v1
 
-Built so far: the embedded broker with every Vigil topic, /metrics and
-/healthz. The collector, detector, store and notifier stages join as their
-issues land; --demo (the traffic simulator) needs them and is refused until
-then.`,
+Identifiers of people and devices are replaced by keyed HMAC tokens; the key
+is taken from VIGIL_PSEUDONYMISE_KEY(_FILE) or pseudonymise.key_file, else
+created on first start in DATA/pseudonymise.key (mode 0600). Accepted events
+wait in a disk spool (DATA/spool) until the broker has them.
+
+Built so far: the embedded broker with every Vigil topic, the collector (HTTP
+ingest, plus syslog and files when configured), /metrics and /healthz. The
+detector, store and notifier stages join as their issues land; --demo (the
+traffic simulator) needs them and is refused until then.`,
 		flags: func(fs *flagSet) {
 			fs.configFlags()
 			fs.fs.BoolVar(&demo, "demo", false, "also run the traffic simulator with labelled anomalies (not built yet)")
@@ -106,32 +111,55 @@ func runUp(ctx context.Context, c *invocation, cfg *Config) int {
 	}()
 	busCfg := broker.Config()
 
-	health := telemetry.NewHealth(reg, 2*time.Second, telemetry.Check{
-		Name: "kafka",
-		Fn:   func(ctx context.Context) error { return bus.Ping(ctx, busCfg) },
-	})
+	if cfg.Spool.Dir == "" {
+		cfg.Spool.Dir = filepath.Join(cfg.Data, "spool")
+	}
+	if err := cfg.Spool.Validate(); err != nil {
+		return c.fail(ExitUsage, "%v", err)
+	}
+	keyFile := filepath.Join(cfg.Data, "pseudonymise.key")
+	key, err := pseudo.LoadKey(c.env.Environ, cfg.Pseudonymise)
+	if errors.Is(err, pseudo.ErrNoKey) {
+		var created bool
+		key, created, err = pseudo.EnsureKeyFile(keyFile)
+		if created {
+			fmt.Fprintf(c.stdout(), "Created a pseudonymisation key in %s (mode 0600, key id %s).\nKeep it and back it up: with another key the same person gets other tokens.\n", keyFile, key.ID())
+		}
+	}
+	if err != nil {
+		return c.fail(ExitFailure, "pseudonymisation key: %v", err)
+	}
+	sources := append([]collector.SourceConfig{{Name: "default", TokenSHA256: collector.HashToken(token)}}, cfg.Ingest.Sources...)
+	col, err := newCollector(cfg, busCfg, sources, key, log, reg)
+	if err != nil {
+		return c.fail(ExitFailure, "%v", err)
+	}
+
+	health := telemetry.NewHealth(reg, 2*time.Second,
+		telemetry.Check{Name: "kafka", Fn: func(ctx context.Context) error { return bus.Ping(ctx, busCfg) }},
+		telemetry.Check{Name: "collector", Fn: col.Ready},
+	)
 	mux := http.NewServeMux()
+	col.Mount(mux)
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(reg))
 	mux.Handle("GET /healthz", health)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Vigil %s\n\n  /healthz   readiness of every stage (JSON)\n  /metrics   Prometheus metrics\n\nEmbedded Kafka-protocol broker: %s\n", telemetry.Build().Version, broker.Addr())
+		fmt.Fprintf(w, "Vigil %s\n\n  POST /v1/access   ingest access events (NDJSON or JSON array, Authorization: Bearer <token>)\n  POST /v1/device   ingest device-risk events\n  /healthz          readiness of every stage (JSON)\n  /metrics          Prometheus metrics\n\nEmbedded Kafka-protocol broker: %s\n", telemetry.Build().Version, broker.Addr())
 	})
 
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	srv, ln, err := listenHTTP(cfg.HTTP.Listen, mux, log)
 	if err != nil {
-		return c.fail(ExitFailure, "listen on %s (http.listen): %v", cfg.HTTP.Listen, err)
+		_ = col.Shutdown(context.Background())
+		return c.fail(ExitFailure, "%v", err)
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if err := col.Start(ctx); err != nil {
+		_ = col.Shutdown(context.Background())
+		return c.fail(ExitFailure, "%v", err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (/healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\nPress Ctrl-C to stop.\n",
+	fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (ingest /v1/access and /v1/device, /healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\nPress Ctrl-C to stop.\n",
 		ln.Addr(), broker.Addr(), broker.Addr(), cfg.Data)
 	log.Info("vigil up", "http", ln.Addr().String(), "kafka", broker.Addr())
 
@@ -143,13 +171,7 @@ func runUp(ctx context.Context, c *invocation, cfg *Config) int {
 		log.Error("http server failed", "err", err)
 		status = ExitFailure
 	}
-	log.Info("stopping http server")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("http server did not drain in time", "err", err)
-	}
-	log.Info("http server stopped")
+	stopCollector(ctx, srv, col, cfg.ShutdownTimeout, log)
 	return status
 }
 

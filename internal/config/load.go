@@ -750,3 +750,28 @@ func format(v reflect.Value) string {
 	}
 	return fmt.Sprint(v.Interface())
 }
+
+// FromError turns the error of a Validate() error method (one problem per
+// line, as errors.Join makes) into problems. Each line that starts with
+// prefix has it removed, so that Validate can prefix the key path where the
+// section really sits; other lines are kept whole as reasons.
+func FromError(err error, prefix string) []Problem {
+	if err == nil {
+		return nil
+	}
+	var ps []Problem
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, prefix); ok && prefix != "" {
+			if key, reason, ok := strings.Cut(rest, ": "); ok {
+				ps = append(ps, Problem{Key: key, Reason: reason})
+				continue
+			}
+		}
+		ps = append(ps, Problem{Reason: line})
+	}
+	return ps
+}
