@@ -171,7 +171,7 @@ func (p *Producer) send(ctx context.Context, entries []spool.Entry) error {
 			defer wg.Done()
 			if err := p.writers[topic].WriteMessages(ctx, msgs...); err != nil {
 				mu.Lock()
-				errs = append(errs, err)
+				errs = append(errs, summarise(topic, len(msgs), err))
 				mu.Unlock()
 				return
 			}
@@ -184,6 +184,29 @@ func (p *Producer) send(ctx context.Context, entries []spool.Entry) error {
 	}
 	p.m.produceDur.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// summarise shortens kafka-go's per-message errors (one per record, most
+// often the same one) to a count and the first.
+func summarise(topic string, n int, err error) error {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) {
+		return err
+	}
+	failed := 0
+	var first error
+	for _, e := range we {
+		if e != nil {
+			failed++
+			if first == nil {
+				first = e
+			}
+		}
+	}
+	if first == nil {
+		return err
+	}
+	return fmt.Errorf("write %s: %d of %d records not acknowledged: %w", topic, failed, n, first)
 }
 
 func (p *Producer) setErr(err error) {

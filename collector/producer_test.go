@@ -185,3 +185,16 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestSummariseWriteErrors(t *testing.T) {
+	refused := errors.New("connection refused")
+	we := kafka.WriteErrors{nil, refused, refused, nil}
+	got := summarise(topicAccess, 4, fmt.Errorf("write 4 records: %w", we))
+	if got.Error() != "write vigil.access.v1: 2 of 4 records not acknowledged: connection refused" || !errors.Is(got, refused) {
+		t.Errorf("summarise = %v", got)
+	}
+	plain := errors.New("dial failed")
+	if summarise(topicAccess, 1, plain) != plain {
+		t.Error("a plain error should pass unchanged")
+	}
+}

@@ -9,6 +9,9 @@
 # where args default to ./... ; any argument is passed to go test, e.g.
 #   scripts/integration.sh -run ClickHouse ./internal/store/...
 # Packages named without a -run still run all their tests, unit tests included.
+# With no packages and no -run, a serial step follows: the tests that stop the
+# shared Kafka broker or are heavy (TestCollectorKafkaRestart,
+# TestCollectorSIGKILL) run alone with VIGIL_TEST_SERVICES set.
 #
 # Services are left running afterwards (the next run starts in seconds); pass
 # --down, or set VIGIL_SERVICES_KEEP=0, to stop them when the tests end. On a
@@ -47,6 +50,14 @@ for a in "${args[@]}"; do
 	*) has_pkg=1 ;;
 	esac
 done
+# The caller restricted the run (packages or -run)? Then the serial step
+# below is skipped: only what was asked for runs.
+restricted=$has_pkg
+for a in "${args[@]}"; do
+	case $a in
+	-run | -run=* | --run | --run=* | -test.run | -test.run=*) restricted=1 ;;
+	esac
+done
 if ((!has_pkg)); then args+=(./...); fi
 
 stop_services() {
@@ -68,6 +79,19 @@ cd "$ROOT_DIR"
 echo "==> go test -tags integration -count=1 -timeout 30m ${args[*]}"
 rc=0
 go test -tags integration -count=1 -timeout 30m "${args[@]}" || rc=$?
+
+# Serial step: tests that stop the shared Kafka broker (or are heavy) run
+# alone, after everything else, with VIGIL_TEST_SERVICES set; without it they
+# skip, so the main run above never disturbs other packages' tests.
+if ((!restricted)); then
+	serial=(-run 'TestCollectorKafkaRestart|TestCollectorSIGKILL' ./collector/)
+	echo "==> VIGIL_TEST_SERVICES=$SERVICES go test -tags integration -count=1 -timeout 15m ${serial[*]}"
+	src=0
+	VIGIL_TEST_SERVICES=$SERVICES go test -tags integration -count=1 -timeout 15m "${serial[@]}" || src=$?
+	if ((rc == 0)); then rc=$src; fi
+	# The restart test brings Kafka back itself; make sure of it.
+	"$SERVICES" up kafka >/dev/null || true
+fi
 
 echo "==> services after the tests:"
 status_rc=0
