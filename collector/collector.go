@@ -38,7 +38,13 @@ func (c SyslogConfig) Validate() []config.Problem {
 	if !c.Enabled() {
 		return nil
 	}
-	return config.FromError(c.Config.Validate(), "syslog.")
+	var ps []config.Problem
+	if c.Source != "" {
+		if reason := checkSourceName(c.Source); reason != "" {
+			ps = append(ps, config.Problem{Key: "source", Reason: reason})
+		}
+	}
+	return append(ps, config.FromError(c.Config.Validate(), "syslog.")...)
 }
 
 // FileConfig is one entry of the `files:` section: files to follow and the
@@ -55,6 +61,8 @@ func (c FileConfig) Validate() []config.Problem {
 	var ps []config.Problem
 	if c.Source == "" {
 		ps = append(ps, config.Problem{Key: "source", Reason: "required: the name of the system that writes these files"})
+	} else if reason := checkSourceName(c.Source); reason != "" {
+		ps = append(ps, config.Problem{Key: "source", Reason: reason})
 	}
 	return append(ps, config.FromError(c.Config.Validate(), "file.")...)
 }

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vigil-audit/vigil/internal/config"
 	"github.com/vigil-audit/vigil/internal/event"
@@ -105,10 +106,8 @@ func NewSources(cfgs []SourceConfig) (*Sources, error) {
 	names := map[string]bool{}
 	for i, c := range cfgs {
 		key := fmt.Sprintf("sources[%d]", i)
-		if c.Name == "" {
-			ps = append(ps, config.Problem{Key: key + ".name", Reason: "required"})
-		} else if len(c.Name) > event.MaxStringLen || strings.ContainsAny(c.Name, " \t\r\n") {
-			ps = append(ps, config.Problem{Key: key + ".name", Reason: fmt.Sprintf("must be at most %d bytes without spaces", event.MaxStringLen)})
+		if reason := checkSourceName(c.Name); reason != "" {
+			ps = append(ps, config.Problem{Key: key + ".name", Reason: reason})
 		} else if names[c.Name] {
 			ps = append(ps, config.Problem{Key: key + ".name", Reason: fmt.Sprintf("%q is already used by another source", c.Name)})
 		}
@@ -134,6 +133,18 @@ func NewSources(cfgs []SourceConfig) (*Sources, error) {
 		return nil, &config.Error{Problems: ps}
 	}
 	return s, nil
+}
+
+// checkSourceName returns why name cannot be an event's source, or "".
+// It keeps every event the collector stamps with it valid on the bus.
+func checkSourceName(name string) string {
+	switch {
+	case name == "":
+		return "required"
+	case len(name) > event.MaxStringLen || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return fmt.Sprintf("must be at most %d bytes of UTF-8 without spaces or control characters", event.MaxStringLen)
+	}
+	return ""
 }
 
 // HashToken returns the hex SHA-256 of a token, as SourceConfig wants it.

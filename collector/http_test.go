@@ -293,7 +293,7 @@ func TestNewSourcesErrors(t *testing.T) {
 	})
 	want := []string{
 		"sources[0].name: required",
-		"sources[1].name: must be at most 256 bytes without spaces",
+		"sources[1].name: must be at most 256 bytes of UTF-8 without spaces or control characters",
 		"sources[1].token_sha256: must be 64 hex digits: the SHA-256 of the token, not the token",
 		"sources[2].token_sha256: the same token is configured for another source",
 		`sources[2].kinds[0]: "alerts" is not one of access|device`,

@@ -160,11 +160,15 @@ func (in *Ingester) one(o Origin, kind Kind, input Input, now time.Time) ([]byte
 	if input.Reject != nil {
 		return in.deadLetter(o, kind, input, now, input.Reject.Reason, input.Reject.Problems, "")
 	}
+	// What the collector adds (event_id, received_at, source, relationship,
+	// tokens) keeps a sender-valid event bus-valid, so it is not validated a
+	// second time: source names are checked when the configuration is
+	// loaded, and TestIngestOutputIsBusValid holds the rest.
 	var (
 		topic    string
 		key, val []byte
 		id       string
-		probs    event.Problems
+		err      error
 	)
 	switch kind {
 	case KindAccess:
@@ -181,10 +185,8 @@ func (in *Ingester) one(o Origin, kind Kind, input Input, now time.Time) ([]byte
 			e.Relationship = event.RelationshipUnknown
 		}
 		in.pseudo.Access(&e)
-		if probs = in.validator.ValidateAccess(e); len(probs) == 0 {
-			topic, key, id = topicAccess, e.Key(), e.EventID
-			val, probs = marshal(&e)
-		}
+		topic, key, id = topicAccess, e.Key(), e.EventID
+		val, err = json.Marshal(&e)
 	case KindDevice:
 		e, p := in.validator.DecodeDevice(input.Data)
 		if len(p) > 0 {
@@ -196,29 +198,17 @@ func (in *Ingester) one(o Origin, kind Kind, input Input, now time.Time) ([]byte
 		e.ReceivedAt = event.NewTimestamp(now)
 		e.Source = o.Source
 		in.pseudo.Device(&e)
-		if probs = in.validator.ValidateDevice(e); len(probs) == 0 {
-			topic, key, id = topicDevice, e.Key(), e.EventID
-			val, probs = marshal(&e)
-		}
+		topic, key, id = topicDevice, e.Key(), e.EventID
+		val, err = json.Marshal(&e)
 	}
-	if len(probs) > 0 {
-		// The sender's event was valid but is not once normalised (a
-		// source name over the limit, say): still the sender's to fix.
-		return in.deadLetter(o, kind, input, now, event.ReasonInvalidEvent, probs.Strings(), id)
+	if err != nil {
+		return in.deadLetter(o, kind, input, now, event.ReasonInvalidEvent, []string{": cannot encode: " + err.Error()}, id)
 	}
 	return encodeEnvelope(topic, key, val), Result{Accepted: true, EventID: id}
 }
 
 // truncatedMarker is what ScrubRaw appends when it cut its output.
 var truncatedMarker = []byte("…[truncated ")
-
-func marshal(v any) ([]byte, event.Problems) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, event.Problems{{Path: "", Reason: "cannot encode: " + err.Error()}}
-	}
-	return b, nil
-}
 
 func (in *Ingester) deadLetter(o Origin, kind Kind, input Input, now time.Time, reason string, problems []string, eventID string) ([]byte, Result) {
 	raw := in.pseudo.ScrubRaw(input.Data, in.maxRaw)

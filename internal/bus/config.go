@@ -125,8 +125,9 @@ type WriterConfig struct {
 	BatchBytes int `yaml:"batch_bytes"`
 
 	// BatchTimeout is how long a partly filled batch waits for more records
-	// before it is sent. It is the latency a lone record pays. Zero means
-	// 10ms (kafka-go's own default is 1s).
+	// before it is sent. It is the latency a lone record pays, and what each
+	// partition's last partial batch of a synchronous WriteMessages call
+	// waits. Zero means 1ms (kafka-go's own default is 1s).
 	BatchTimeout time.Duration `yaml:"batch_timeout"`
 
 	// Compression is none, gzip, snappy, lz4 or zstd. Empty means lz4.
@@ -178,7 +179,7 @@ func Defaults() Config {
 		Writer: WriterConfig{
 			BatchSize:    1000,
 			BatchBytes:   1 << 20,
-			BatchTimeout: 10 * time.Millisecond,
+			BatchTimeout: time.Millisecond,
 			Compression:  CompressionLZ4,
 		},
 		Reader: ReaderConfig{

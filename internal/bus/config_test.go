@@ -76,7 +76,7 @@ func TestConfigValidate(t *testing.T) {
 		}, want: []string{
 			"bus.writer.batch_size: -1 is negative (0 means the default, 1000)",
 			"bus.writer.batch_bytes: -2 is negative (0 means the default, 1048576)",
-			"bus.writer.batch_timeout: -1s is negative (0 means the default, 10ms)",
+			"bus.writer.batch_timeout: -1s is negative (0 means the default, 1ms)",
 			`bus.writer.compression: "brotli" is not one of none|gzip|snappy|lz4|zstd`,
 		}},
 		{name: "reader", mutate: func(c *Config) {
@@ -127,7 +127,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	d := Defaults()
-	if d.Writer.BatchTimeout != 10*time.Millisecond || d.Reader.CommitInterval != time.Second {
+	if d.Writer.BatchTimeout != time.Millisecond || d.Reader.CommitInterval != time.Second {
 		t.Errorf("defaults changed: batch_timeout %v, commit_interval %v", d.Writer.BatchTimeout, d.Reader.CommitInterval)
 	}
 	// A zero config gets exactly the defaults.

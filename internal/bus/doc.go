@@ -40,8 +40,11 @@
 // Defaults holds every default in one place. The ones that differ from
 // kafka-go's:
 //
-//   - writer.batch_timeout 10ms: kafka-go waits 1s for a batch to fill, so a
-//     lone record would take a second.
+//   - writer.batch_timeout 1ms: kafka-go waits 1s for a batch to fill, so a
+//     lone record would take a second. Vigil's writers are synchronous and
+//     hand over whole batches, so every partition's last partial batch pays
+//     this wait once per call: 10ms cost the collector a third of its
+//     producer throughput (BENCHMARKS.md).
 //   - RequiredAcks all and Async false, always: a kafka-go Writer literal
 //     asks for no acks, and asynchronous writes drop errors.
 //   - writer.compression lz4: cheap on CPU, good on JSON (kafka-go: none).
