@@ -27,15 +27,19 @@ var topicCodes = map[string]byte{topicAccess: 1, topicDevice: 2, topicDeadLetter
 var codeTopics = [...]string{1: topicAccess, 2: topicDevice, 3: topicDeadLetter}
 
 func encodeEnvelope(topic string, key, value []byte) []byte {
+	b := appendEnvelopeHeader(make([]byte, 0, 2+binary.MaxVarintLen32+len(key)+len(value)), topic, key)
+	return append(b, value...)
+}
+
+// appendEnvelopeHeader appends everything but the value, which follows.
+func appendEnvelopeHeader(b []byte, topic string, key []byte) []byte {
 	code, ok := topicCodes[topic]
 	if !ok {
 		panic("collector: no envelope code for topic " + topic)
 	}
-	b := make([]byte, 0, 2+binary.MaxVarintLen32+len(key)+len(value))
 	b = append(b, envelopeVersion, code)
 	b = binary.AppendUvarint(b, uint64(len(key)))
-	b = append(b, key...)
-	return append(b, value...)
+	return append(b, key...)
 }
 
 var errEnvelope = errors.New("malformed spool record")
