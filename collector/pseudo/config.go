@@ -3,6 +3,7 @@ package pseudo
 import (
 	"errors"
 	"fmt"
+	"github.com/vigil-audit/vigil/internal/config"
 	"slices"
 	"strings"
 )
@@ -249,32 +250,4 @@ func validAttrName(s string) bool {
 
 // closest returns the entry of list nearest to s by edit distance, if it is
 // near enough to be a typo.
-func closest(s string, list []string) string {
-	best, bestD := "", 4
-	for _, c := range list {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func closest(s string, list []string) string { return config.Closest(s, list, 3) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/vigil-audit/vigil/internal/event"
 	"math"
 	"strconv"
 	"strings"
@@ -416,7 +417,7 @@ func (n *jnode) appendTo(b []byte) []byte {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = appendJSONString(b, item)
+				b = event.AppendJSONString(b, item)
 			}
 			return append(b, ']')
 		case typeTime:
@@ -424,14 +425,14 @@ func (n *jnode) appendTo(b []byte) []byte {
 			b = n.t.UTC().AppendFormat(b, time.RFC3339Nano)
 			return append(b, '"')
 		}
-		return appendJSONString(b, n.val)
+		return event.AppendJSONString(b, n.val)
 	}
 	b = append(b, '{')
 	for i, k := range n.kids {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k.key)
+		b = event.AppendJSONString(b, k.key)
 		b = append(b, ':')
 		b = k.appendTo(b)
 	}
@@ -451,33 +452,4 @@ func isFieldName(s string) bool {
 		}
 	}
 	return true
-}
-
-// appendJSONString appends s, which is valid UTF-8, as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

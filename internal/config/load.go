@@ -447,6 +447,19 @@ func suggest(key string, fields map[string][]int) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
+// Closest returns the candidate nearest to s by edit distance when it is
+// at most maxDist edits away (a likely typo), else "". Ties go to the
+// earlier candidate.
+func Closest(s string, candidates []string, maxDist int) string {
+	best, bestD := "", maxDist+1
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)

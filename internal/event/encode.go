@@ -393,7 +393,12 @@ const lowerHex = "0123456789abcdef"
 // (with its default HTML escaping): ", \ and the short control escapes
 // \b \f \n \r \t; other control bytes and <, >, & as \u00xx; U+2028 and
 // U+2029 as \u2028 and \u2029; each byte of invalid UTF-8 as \ufffd.
-func appendString(b []byte, s string) []byte {
+func appendString(b []byte, s string) []byte { return AppendJSONString(b, s) }
+
+// AppendJSONString appends s as a JSON string exactly as encoding/json
+// writes it (see appendString). Other packages that build event JSON by
+// hand use it so that their strings match what Vigil puts on the bus.
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
