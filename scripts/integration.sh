@@ -93,6 +93,19 @@ if ((!restricted)); then
 	"$SERVICES" up kafka >/dev/null || true
 fi
 
+# Every schema statement of internal/store on current ClickHouse too (chDB,
+# installed by `scripts/services.sh up clients`); skipped when chdb is missing.
+if ((!restricted)); then
+	if python3 -c 'import chdb' 2>/dev/null; then
+		echo "==> python3 scripts/chdb_check.py"
+		crc=0
+		python3 "$ROOT_DIR/scripts/chdb_check.py" || crc=$?
+		if ((rc == 0)); then rc=$crc; fi
+	else
+		echo "==> chdb is not importable: skipping scripts/chdb_check.py (python3 -m pip install chdb)" >&2
+	fi
+fi
+
 echo "==> services after the tests:"
 status_rc=0
 "$SERVICES" status || status_rc=$?

@@ -346,6 +346,22 @@ ensure_mailpit() {
 	say "installed mailpit $MAILPIT_VERSION in $((SECONDS - t0))s"
 }
 
+# ensure_chdb: chDB (ClickHouse in-process, from PyPI) for scripts/chdb_check.py,
+# which runs every schema statement of internal/store against current
+# ClickHouse. About 45 s the first time; a failure only warns (the check is
+# then skipped by scripts/integration.sh).
+CHDB_VERSION=${CHDB_VERSION:-4.4.0}
+ensure_chdb() {
+	command -v python3 >/dev/null || { warn "chdb: python3 is missing; scripts/chdb_check.py will be skipped"; return 0; }
+	if python3 -c 'import chdb' 2>/dev/null; then return 0; fi
+	local t0=$SECONDS
+	if python3 -m pip install --quiet --disable-pip-version-check "chdb==$CHDB_VERSION" >>"$LOGS/chdb-pip.log" 2>&1; then
+		say "installed chdb $CHDB_VERSION in $((SECONDS - t0))s"
+	else
+		warn "chdb: pip install chdb==$CHDB_VERSION failed (log: $LOGS/chdb-pip.log); scripts/chdb_check.py will be skipped"
+	fi
+}
+
 # ensure_kcat: $DIR/kcat/bin/kcat runs Debian's /usr/bin/kcat with the
 # librdkafka shipped in the confluent-kafka wheel from PyPI (a manylinux build
 # with OpenSSL, SASL and zstd linked in; the same C ABI, librdkafka.so.1).
@@ -693,6 +709,7 @@ cmd_up() {
 		case $s in
 		kafka | clients) ensure_kcat ;;
 		esac
+		if [[ $s == clients ]]; then ensure_chdb; fi
 		is_daemon "$s" || continue
 		if service_pid "$s" >/dev/null; then
 			waiting+=("$s")
