@@ -283,7 +283,10 @@ var (
 // decodeNode decodes n into v, reporting problems with key paths.
 func decodeNode(v reflect.Value, n *yaml.Node, path, file string, probs *[]Problem) {
 	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+		// Aliases are refused: walking them expands the document, and a
+		// few nested aliases expand to billions of nodes.
+		*probs = append(*probs, Problem{Key: path, Origin: origin(file, n), Reason: "YAML aliases (*" + n.Value + ") are not supported: write the value out"})
+		return
 	}
 	// A null leaves the default in place.
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {

@@ -296,6 +296,19 @@ type withList struct {
 	Files []fileEntry `yaml:"files"`
 }
 
+func TestAliasesRefused(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bomb.yml")
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nname: *c\n"
+	if err := os.WriteFile(file, []byte(bomb), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := defaults()
+	_, err := Load(&c, Source{File: file})
+	if err == nil || !strings.Contains(err.Error(), "name: YAML aliases (*c) are not supported") {
+		t.Errorf("alias bomb: %v", err)
+	}
+}
+
 func TestInlineAndListValidation(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "f.yml")
 	if err := os.WriteFile(file, []byte("files:\n  - source: ehr\n    paths: [/a/*.log]\n    kind: access\n  - source: x\n    pahts: [b]\n"), 0o600); err != nil {
