@@ -101,26 +101,42 @@ func runCollect(ctx context.Context, c *invocation, cfg *Config, key pseudo.Key,
 	if err != nil {
 		return c.fail(ExitFailure, "%v", err)
 	}
+	return serveCollector(ctx, c, cfg, cfg.Bus, col, reg, log, nil, func(addr net.Addr) {
+		log.Info("collector running", append([]any{"http", addr.String(), "key_id", key.ID()}, syslogAttrs(col)...)...)
+	})
+}
+
+// serveCollector serves the collector's ingest routes, /metrics, /healthz
+// (Kafka reachable, collector ready) and whatever extra adds, starts the
+// collector, calls started with the HTTP address, and runs until ctx ends;
+// then it stops the server and drains the collector. It returns the exit
+// status.
+func serveCollector(ctx context.Context, c *invocation, cfg *Config, busCfg bus.Config, col *collector.Collector,
+	reg *prometheus.Registry, log *slog.Logger, extra func(*http.ServeMux), started func(net.Addr)) int {
 	mux := http.NewServeMux()
 	col.Mount(mux)
 	health := telemetry.NewHealth(reg, 2*time.Second,
-		telemetry.Check{Name: "kafka", Fn: func(ctx context.Context) error { return bus.Ping(ctx, cfg.Bus) }},
+		telemetry.Check{Name: "kafka", Fn: func(ctx context.Context) error { return bus.Ping(ctx, busCfg) }},
 		telemetry.Check{Name: "collector", Fn: col.Ready},
 	)
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(reg))
 	mux.Handle("GET /healthz", health)
+	if extra != nil {
+		extra(mux)
+	}
 	srv, ln, err := listenHTTP(cfg.HTTP.Listen, mux, log)
 	if err != nil {
 		_ = col.Shutdown(context.Background())
 		return c.fail(ExitFailure, "%v", err)
 	}
 	if err := col.Start(ctx); err != nil {
+		_ = ln.Close()
 		_ = col.Shutdown(context.Background())
 		return c.fail(ExitFailure, "%v", err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("collector running", append([]any{"http", ln.Addr().String(), "key_id", key.ID()}, syslogAttrs(col)...)...)
+	started(ln.Addr())
 	status := ExitOK
 	select {
 	case <-ctx.Done():

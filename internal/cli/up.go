@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/vigil-audit/vigil/collector"
 	"github.com/vigil-audit/vigil/collector/pseudo"
@@ -135,44 +135,17 @@ func runUp(ctx context.Context, c *invocation, cfg *Config) int {
 		return c.fail(ExitFailure, "%v", err)
 	}
 
-	health := telemetry.NewHealth(reg, 2*time.Second,
-		telemetry.Check{Name: "kafka", Fn: func(ctx context.Context) error { return bus.Ping(ctx, busCfg) }},
-		telemetry.Check{Name: "collector", Fn: col.Ready},
-	)
-	mux := http.NewServeMux()
-	col.Mount(mux)
-	mux.Handle("GET /metrics", telemetry.MetricsHandler(reg))
-	mux.Handle("GET /healthz", health)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Vigil %s\n\n  POST /v1/access   ingest access events (NDJSON or JSON array, Authorization: Bearer <token>)\n  POST /v1/device   ingest device-risk events\n  /healthz          readiness of every stage (JSON)\n  /metrics          Prometheus metrics\n\nEmbedded Kafka-protocol broker: %s\n", telemetry.Build().Version, broker.Addr())
+	index := func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintf(w, "Vigil %s\n\n  POST /v1/access   ingest access events (NDJSON or JSON array, Authorization: Bearer <token>)\n  POST /v1/device   ingest device-risk events\n  /healthz          readiness of every stage (JSON)\n  /metrics          Prometheus metrics\n\nEmbedded Kafka-protocol broker: %s\n", telemetry.Build().Version, broker.Addr())
+		})
+	}
+	return serveCollector(ctx, c, cfg, busCfg, col, reg, log, index, func(addr net.Addr) {
+		fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (ingest /v1/access and /v1/device, /healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\nPress Ctrl-C to stop.\n",
+			addr, broker.Addr(), broker.Addr(), cfg.Data)
+		log.Info("vigil up", "http", addr.String(), "kafka", broker.Addr())
 	})
-
-	srv, ln, err := listenHTTP(cfg.HTTP.Listen, mux, log)
-	if err != nil {
-		_ = col.Shutdown(context.Background())
-		return c.fail(ExitFailure, "%v", err)
-	}
-	if err := col.Start(ctx); err != nil {
-		_ = col.Shutdown(context.Background())
-		return c.fail(ExitFailure, "%v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (ingest /v1/access and /v1/device, /healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\nPress Ctrl-C to stop.\n",
-		ln.Addr(), broker.Addr(), broker.Addr(), cfg.Data)
-	log.Info("vigil up", "http", ln.Addr().String(), "kafka", broker.Addr())
-
-	status := ExitOK
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "reason", context.Cause(ctx))
-	case err := <-served:
-		log.Error("http server failed", "err", err)
-		status = ExitFailure
-	}
-	stopCollector(ctx, srv, col, cfg.ShutdownTimeout, log)
-	return status
 }
 
 // ingestToken returns the configured token, or the one saved in the data
