@@ -1,0 +1,487 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigil-audit/vigil/internal/bus"
+	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/store"
+)
+
+// ErrClosed is returned by Run on a sink that was shut down or already ran:
+// build a new Sink to run again.
+var ErrClosed = errors.New("sink: closed (build a new sink to run again)")
+
+// Option changes how New builds a Sink.
+type Option func(*Sink)
+
+// WithLogger sends the sink's messages (and its Kafka readers') to l. Nil
+// means discard.
+func WithLogger(l *slog.Logger) Option { return func(s *Sink) { s.log = l } }
+
+// WithRegisterer registers the sink's metrics with r. Nil means they are
+// not registered.
+func WithRegisterer(r prometheus.Registerer) Option { return func(s *Sink) { s.reg = r } }
+
+// WithClock makes the sink read the time from now: for Ready, the retrying
+// duration and the last-success metric. Nil means time.Now. Batch ages and
+// backoff sleeps use real timers.
+func WithClock(now func() time.Time) Option { return func(s *Sink) { s.now = now } }
+
+// Sink moves records from Kafka into a store.Writer at least once: it reads
+// every configured topic in one consumer group, collects records into a
+// batch until it has sink.batch_size of them or the first is sink.batch_age
+// old, writes the batch, and commits the offsets of its records only after
+// the writer returned nil. See the package doc.
+type Sink struct {
+	cfg    Config
+	busCfg bus.Config
+	w      store.Writer
+	log    *slog.Logger
+	reg    prometheus.Registerer
+	now    func() time.Time
+	m      *metrics
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when Run returns
+	runErr   error         // what Run returned, for Ready
+	retrying time.Time     // when the batch being retried first failed; zero when not retrying
+	retryN   int           // records in that batch
+	lastErr  error         // the last write error while retrying
+}
+
+// New returns a sink that reads the topics of cfg from the brokers of
+// busCfg and writes them to w. It checks both configurations and connects
+// to nothing: Run does. The sink does not close w.
+func New(cfg Config, busCfg bus.Config, w store.Writer, opts ...Option) (*Sink, error) {
+	if w == nil {
+		return nil, errors.New("new sink: the store writer is nil")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("new sink: %w", err)
+	}
+	if err := busCfg.Validate(); err != nil {
+		return nil, fmt.Errorf("new sink: %w", err)
+	}
+	s := &Sink{cfg: cfg.withDefaults(), busCfg: busCfg, w: w, done: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.m = newMetrics(s.reg)
+	return s, nil
+}
+
+// Ready reports whether the sink is healthy: nil unless it has been
+// retrying a batch the store refused for more than sink.unready_after, or
+// Run ended with an error.
+func (s *Sink) Ready() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.runErr != nil {
+		return fmt.Errorf("sink stopped: %w", s.runErr)
+	}
+	if !s.retrying.IsZero() {
+		if d := s.now().Sub(s.retrying); d > s.cfg.UnreadyAfter {
+			return fmt.Errorf("sink: the store has refused a batch of %d records for %s: %w", s.retryN, d.Round(time.Second), s.lastErr)
+		}
+	}
+	return nil
+}
+
+// Shutdown stops Run and waits until it returned, or until ctx ends. A
+// batch being written when it is called is written and committed, or
+// neither (see the package doc). It is safe without Run, safe to call more
+// than once and concurrently, and a Run after it returns ErrClosed.
+func (s *Sink) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	started, cancel := s.started, s.cancel
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	if cancel != nil {
+		cancel()
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sink shutdown: %w", ctx.Err())
+	}
+}
+
+// fetched is one record and the index of the reader it came from.
+type fetched struct {
+	r int
+	m kafka.Message
+}
+
+// partKey names one partition of one reader's topic.
+type partKey struct {
+	r, p int
+}
+
+// partState is what the sink knows of one partition, for the lag metric.
+type partState struct {
+	hwm       int64 // high watermark at the last fetch
+	committed int64 // next offset after the last committed record
+	next      int64 // next offset after the last record taken into a batch
+}
+
+// Run reads, batches, writes and commits until ctx ends or Shutdown is
+// called, then returns nil. It returns an error when it cannot go on: a
+// reader could not be built or failed, or a record could not be decoded
+// with sink.on_invalid: stop. A store that refuses a batch is not an
+// error: the batch is retried until it goes through or the sink stops.
+// Run may be called once.
+func (s *Sink) Run(ctx context.Context) (err error) {
+	s.mu.Lock()
+	if s.started || s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.started = true
+	ctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	s.mu.Unlock()
+	defer func() {
+		cancel()
+		s.mu.Lock()
+		s.runErr = err
+		s.mu.Unlock()
+		close(s.done)
+	}()
+
+	readers := make([]*kafka.Reader, 0, len(s.cfg.Topics))
+	kinds := make([]kind, 0, len(s.cfg.Topics))
+	defer func() {
+		var errs []error
+		for _, r := range readers {
+			// Close sends the commits still queued and leaves the group.
+			if cerr := r.Close(); cerr != nil {
+				errs = append(errs, fmt.Errorf("close reader of %s: %w", r.Config().Topic, cerr))
+			}
+		}
+		if cerr := errors.Join(errs...); cerr != nil {
+			s.log.Warn("sink readers closed with errors; uncommitted records will be read again", "err", cerr)
+			if err == nil {
+				err = cerr
+			}
+		}
+	}()
+	for _, t := range s.cfg.Topics {
+		r, rerr := bus.NewGroupReader(s.busCfg, s.cfg.Group, t, bus.WithLogger(s.log))
+		if rerr != nil {
+			return fmt.Errorf("sink: %w", rerr)
+		}
+		readers = append(readers, r)
+		kinds = append(kinds, kindOf(t))
+	}
+	s.log.Info("sink started", "group", s.cfg.Group, "topics", s.cfg.Topics,
+		"batch_size", s.cfg.BatchSize, "batch_age", s.cfg.BatchAge)
+
+	// One goroutine per reader fetches; the loop below is the only one to
+	// touch the batch, the writer and the commits.
+	fctx, fcancel := context.WithCancel(ctx)
+	in := make(chan fetched, 4096)
+	errc := make(chan error, len(readers))
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Go(func() {
+			for {
+				m, ferr := r.FetchMessage(fctx)
+				if ferr != nil {
+					if fctx.Err() == nil {
+						errc <- fmt.Errorf("sink: fetch from %s in group %s: %w", r.Config().Topic, s.cfg.Group, ferr)
+					}
+					return
+				}
+				select {
+				case in <- fetched{i, m}:
+				case <-fctx.Done():
+					return
+				}
+			}
+		})
+	}
+	defer func() {
+		fcancel()
+		wg.Wait()
+	}()
+
+	l := loop{s: s, readers: readers, kinds: kinds, parts: map[partKey]*partState{}}
+	l.reset()
+	age := time.NewTimer(time.Hour)
+	age.Stop()
+	defer age.Stop()
+	for {
+		// Checked first: select picks at random among ready cases, and a
+		// stopped sink must not start another batch.
+		if ctx.Err() != nil {
+			return l.stop(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return l.stop(ctx)
+		case ferr := <-errc:
+			return ferr
+		case f := <-in:
+			if l.batch.Len() == 0 {
+				age.Reset(s.cfg.BatchAge)
+			}
+			if aerr := l.add(f); aerr != nil {
+				return aerr
+			}
+			if l.batch.Len() < s.cfg.BatchSize {
+				continue
+			}
+			age.Stop()
+			if ferr := l.flush(ctx); ferr != nil {
+				return ferr
+			}
+		case <-age.C:
+			if ferr := l.flush(ctx); ferr != nil {
+				return ferr
+			}
+		}
+	}
+}
+
+// loop is the state of Run's batching loop.
+type loop struct {
+	s       *Sink
+	readers []*kafka.Reader
+	kinds   []kind
+	parts   map[partKey]*partState
+
+	batch store.Batch
+	last  map[partKey]kafka.Message // the last record of each partition in the batch
+}
+
+// reset starts a new batch, sized like the last one. The slices are new:
+// a Writer may keep what it was given.
+func (l *loop) reset() {
+	p := &l.batch
+	l.batch = store.Batch{
+		Access:      make([]event.AccessEvent, 0, len(p.Access)),
+		Device:      make([]event.DeviceEvent, 0, len(p.Device)),
+		DeadLetters: make([]event.DeadLetter, 0, len(p.DeadLetters)),
+		Alerts:      make([]store.Versioned[event.Alert], 0, len(p.Alerts)),
+		Incidents:   make([]store.Versioned[event.Incident], 0, len(p.Incidents)),
+		Notices:     make([]store.Versioned[event.Notice], 0, len(p.Notices)),
+	}
+	l.last = map[partKey]kafka.Message{}
+	l.s.m.pending.Set(0)
+}
+
+// add decodes f into the batch; an undecodable record becomes a dead letter
+// or, with sink.on_invalid: stop, the error Run returns.
+func (l *loop) add(f fetched) error {
+	m := &f.m
+	key := partKey{f.r, m.Partition}
+	ps := l.parts[key]
+	if ps == nil {
+		ps = &partState{committed: m.Offset, next: m.Offset}
+		l.parts[key] = ps
+	}
+	ps.hwm = m.HighWaterMark
+	if m.Offset < ps.next {
+		// A rebalance restarted the partition from its committed offset:
+		// this record is already in the batch or written. Taking it again
+		// would only make a duplicate row.
+		l.s.m.redelivered.Inc()
+		return nil
+	}
+	ps.next = m.Offset + 1
+	k := l.kinds[f.r]
+	if bad := add(&l.batch, k, m); bad != nil {
+		l.s.m.invalidVec.WithLabelValues(m.Topic).Inc()
+		if l.s.cfg.OnInvalid == OnInvalidStop {
+			l.s.log.Error("undecodable record; stopping (sink.on_invalid: stop)", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "problems", bad.Problems)
+			return fmt.Errorf("sink: %w", bad)
+		}
+		l.s.log.Warn("undecodable record stored as a dead letter", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "problems", bad.Problems)
+		l.batch.DeadLetters = append(l.batch.DeadLetters, deadLetter(k, m, bad, l.s.now()))
+	}
+	l.last[key] = f.m
+	l.s.m.pending.Set(float64(l.batch.Len()))
+	return nil
+}
+
+// flush writes the batch, retrying with backoff until the store takes it
+// or ctx ends, then commits its offsets. It returns nil when stopped while
+// retrying (nothing committed; Run's loop sees ctx and stops) and an error
+// only when committing failed.
+func (l *loop) flush(ctx context.Context) error {
+	if l.batch.Len() == 0 {
+		return nil
+	}
+	s := l.s
+	backoff := s.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := l.write(ctx)
+		if err == nil {
+			break
+		}
+		s.setRetrying(l.batch.Len(), err)
+		if ctx.Err() != nil {
+			s.log.Warn("sink stopped while the store refused a batch; nothing of it was committed, it will be read again",
+				"records", l.batch.Len(), "attempts", attempt, "err", err)
+			return nil
+		}
+		s.log.Warn("the store refused a batch; retrying the same batch, nothing is committed meanwhile",
+			"records", l.batch.Len(), "attempt", attempt, "retry_in", backoff, "err", err)
+		t := time.NewTimer(jitter(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			s.log.Warn("sink stopped while retrying a batch; nothing of it was committed, it will be read again",
+				"records", l.batch.Len(), "attempts", attempt)
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, s.cfg.RetryMax)
+	}
+	if err := l.commit(ctx); err != nil {
+		return err
+	}
+	s.setRetrying(0, nil)
+	l.reset()
+	return nil
+}
+
+// write makes one attempt to write the batch. The attempt is not cut short
+// by ctx (a stop waits for it, up to sink.write_timeout), so that a batch in
+// flight ends written and committed, or neither.
+func (l *loop) write(ctx context.Context) error {
+	s := l.s
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WriteTimeout)
+	defer cancel()
+	start := time.Now()
+	err := s.w.Write(wctx, &l.batch)
+	s.m.writeDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.m.batchesErr.Inc()
+		return fmt.Errorf("write %d records: %w", l.batch.Len(), err)
+	}
+	s.m.batchesOK.Inc()
+	b := &l.batch
+	for t, n := range map[string]int{
+		tableAccess: len(b.Access), tableDevice: len(b.Device), tableDeadLetters: len(b.DeadLetters),
+		tableAlerts: len(b.Alerts), tableIncidents: len(b.Incidents), tableNotices: len(b.Notices),
+	} {
+		if n > 0 {
+			s.m.rows[t].Add(float64(n))
+		}
+	}
+	return nil
+}
+
+// commit hands the offsets of the batch to the readers: the last record of
+// each partition, which commits every record before it. The readers send
+// them to Kafka every bus.reader.commit_interval and when they close.
+func (l *loop) commit(ctx context.Context) error {
+	s := l.s
+	byReader := make([][]kafka.Message, len(l.readers))
+	for k, m := range l.last {
+		byReader[k.r] = append(byReader[k.r], m)
+	}
+	// Queuing a commit is quick, except during a rebalance; a stop does not
+	// cut it short, so that a written batch is also committed.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WriteTimeout)
+	defer cancel()
+	for i, msgs := range byReader {
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := l.readers[i].CommitMessages(cctx, msgs...); err != nil {
+			return fmt.Errorf("sink: commit %d partitions of %s after a successful write: %w", len(msgs), l.readers[i].Config().Topic, err)
+		}
+	}
+	for k, m := range l.last {
+		l.parts[k].committed = m.Offset + 1
+	}
+	l.updateLag()
+	s.m.lastSuccess.Set(float64(s.now().UnixNano()) / 1e9)
+	return nil
+}
+
+// updateLag sets the lag gauge of every topic from what the loop knows of
+// its partitions.
+func (l *loop) updateLag() {
+	lag := make([]int64, len(l.readers))
+	seen := make([]bool, len(l.readers))
+	for k, ps := range l.parts {
+		if d := ps.hwm - ps.committed; d > 0 {
+			lag[k.r] += d
+		}
+		seen[k.r] = true
+	}
+	for i, r := range l.readers {
+		if seen[i] {
+			l.s.m.lagVec.WithLabelValues(r.Config().Topic).Set(float64(lag[i]))
+		}
+	}
+}
+
+// stop ends Run: a batch that is not being retried gets one last attempt
+// (written and committed, or neither); a batch the store keeps refusing is
+// left uncommitted, to be read again.
+func (l *loop) stop(ctx context.Context) error {
+	s := l.s
+	s.mu.Lock()
+	retrying := !s.retrying.IsZero()
+	s.mu.Unlock()
+	if n := l.batch.Len(); n > 0 && !retrying {
+		if err := l.write(ctx); err != nil {
+			s.log.Warn("sink stopping: the last batch was not written, nothing of it was committed; it will be read again", "records", n, "err", err)
+			return nil
+		}
+		if err := l.commit(ctx); err != nil {
+			return err
+		}
+		s.log.Info("sink stopping: last batch written and committed", "records", n)
+	}
+	s.log.Info("sink stopped")
+	return nil
+}
+
+func (s *Sink) setRetrying(n int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		s.retrying, s.retryN, s.lastErr = time.Time{}, 0, nil
+		s.m.retrying.Set(0)
+		return
+	}
+	if s.retrying.IsZero() {
+		s.retrying = s.now()
+	}
+	s.retryN, s.lastErr = n, err
+	s.m.retrying.Set(1)
+}
+
+// jitter returns a duration between d/2 and d, so that instances retrying
+// against one store spread out.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
