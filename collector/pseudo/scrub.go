@@ -619,8 +619,23 @@ func isBareWordEnd(c byte) bool {
 
 // scrubPatterns appends src to dst with every substring that looks like an
 // identifier replaced by its token (see ScrubRaw). Tokens already in src
-// are kept, so scrubbing twice is scrubbing once.
+// are kept, and a token put in can itself complete a pattern (an e-mail
+// whose domain ends where a token begins), so passes repeat until nothing
+// changes: scrubbing twice is scrubbing once. Text without identifiers
+// takes one pass; each pass can only turn more of the text into tokens, so
+// a few passes always reach the fixed point.
 func (p *Pseudonymiser) scrubPatterns(dst, src []byte) []byte {
+	out := p.scrubPatternsOnce(nil, src)
+	for range 8 {
+		if bytes.Equal(out, src) {
+			break
+		}
+		src, out = out, p.scrubPatternsOnce(nil, out)
+	}
+	return append(dst, out...)
+}
+
+func (p *Pseudonymiser) scrubPatternsOnce(dst, src []byte) []byte {
 	hasAt := bytes.IndexByte(src, '@') >= 0
 	afterToken := -1 // a token ends here: the next byte starts a run
 	for i := 0; i < len(src); {

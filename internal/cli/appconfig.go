@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/config"
+	"github.com/vigil-audit/vigil/internal/store/sink"
 	"github.com/vigil-audit/vigil/internal/telemetry"
 )
 
@@ -44,6 +45,10 @@ type Config struct {
 	Files []collector.FileConfig `yaml:"files"`
 	// Producer tunes how the collector sends the spool to Kafka.
 	Producer collector.ProducerConfig `yaml:"producer"`
+	// ClickHouse is where `vigil sink` writes (the system of record).
+	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
+	// Sink tunes the Kafka → ClickHouse sink.
+	Sink sink.Config `yaml:"sink"`
 	// ShutdownTimeout bounds a graceful stop: the time to drain the spool
 	// to Kafka after receivers stopped. Zero is invalid; the default is 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -153,5 +158,7 @@ func defaultConfig() *Config {
 		Spool:           spool.Defaults(),
 		Pseudonymise:    pseudo.Defaults(),
 		ShutdownTimeout: 30 * time.Second,
+		ClickHouse:      ClickHouseConfig{Database: "vigil"},
+		Sink:            sink.Defaults(),
 	}
 }

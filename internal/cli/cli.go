@@ -77,10 +77,7 @@ func commands() []*command {
 			"detector", 5,
 			"Consumes vigil.access.v1 and vigil.device.v1 as a consumer group, evaluates the Sigma-compatible\n"+
 				"rule pack and the built-in behaviours, and produces alerts to vigil.alerts.v1."),
-		pending("sink", "Run the sink: write every topic into ClickHouse in idempotent batches",
-			"store and sink", 4,
-			"Consumes every Vigil topic as a consumer group and writes the rows into ClickHouse, committing\n"+
-				"offsets only after ClickHouse has them."),
+		sinkCommand(),
 		pending("notify", "Run the notifier: incidents, obligations, notices and regulator reports",
 			"notifier", 6,
 			"Turns alerts into incidents, computes the legal obligations of each regime, renders and sends\n"+
