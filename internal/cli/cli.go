@@ -78,6 +78,7 @@ func commands() []*command {
 			"Consumes vigil.access.v1 and vigil.device.v1 as a consumer group, evaluates the Sigma-compatible\n"+
 				"rule pack and the built-in behaviours, and produces alerts to vigil.alerts.v1."),
 		sinkCommand(),
+		storeCommand(),
 		pending("notify", "Run the notifier: incidents, obligations, notices and regulator reports",
 			"notifier", 6,
 			"Turns alerts into incidents, computes the legal obligations of each regime, renders and sends\n"+

@@ -37,7 +37,7 @@ const MinKeepMonths = 6
 const MinKeepDays = 180
 
 // ErrKeepTooShort is returned for a keep period below the legal minimum.
-var ErrKeepTooShort = errors.New("store: retention: keep period is below the legal minimum of six months (logs must be kept at least six months; DESIGN.md)")
+var ErrKeepTooShort = errors.New("store: retention: keep period is below the legal minimum of six months (the Cybersecurity Law requires network logs to be kept at least six months)")
 
 // Keep is a retention period: Months calendar months or Days days; exactly
 // one is set.
