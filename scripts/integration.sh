@@ -18,6 +18,8 @@
 # failure the service status and the tails of the service logs are printed and
 # the logs are kept in the harness log folder.
 set -euo pipefail
+# The approved toolchain (docs/SECURITY.md); fetched by the go command.
+export GOTOOLCHAIN=go1.27.3
 
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVICES=$ROOT_DIR/scripts/services.sh

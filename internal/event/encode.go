@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -392,8 +393,21 @@ const lowerHex = "0123456789abcdef"
 // appendString appends s as a JSON string exactly as encoding/json does
 // (with its default HTML escaping): ", \ and the short control escapes
 // \b \f \n \r \t; other control bytes and <, >, & as \u00xx; U+2028 and
-// U+2029 as \u2028 and \u2029; each byte of invalid UTF-8 as \ufffd.
+// U+2029 as \u2028 and \u2029; each byte of invalid UTF-8 as encoding/json does (see invalidUTF8).
 func appendString(b []byte, s string) []byte { return AppendJSONString(b, s) }
+
+// invalidUTF8 is what encoding/json writes for a byte of invalid UTF-8:
+// the escape \ufffd up to Go 1.26, the character U+FFFD itself from Go
+// 1.27 on. Both decode to the same string; taking it from the running
+// encoding/json keeps AppendJSON byte-identical to json.Marshal on every
+// toolchain.
+var invalidUTF8 = func() []byte {
+	b, err := json.Marshal("\xff")
+	if err != nil || len(b) < 2 {
+		return []byte(`\ufffd`)
+	}
+	return b[1 : len(b)-1]
+}()
 
 // AppendJSONString appends s as a JSON string exactly as encoding/json
 // writes it (see appendString). Other packages that build event JSON by
@@ -431,7 +445,7 @@ func AppendJSONString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, invalidUTF8...)
 			i++
 			start = i
 			continue
