@@ -13,37 +13,16 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/vigil-audit/vigil/internal/event"
-	"github.com/vigil-audit/vigil/internal/testenv"
 )
 
-// writerTestDB connects to the real ClickHouse and returns a connection and
-// a migrated database unique to the test, dropped when it ends.
+// writerTestDB returns a connection and a migrated database unique to the
+// test (see migrateTestDB), dropped when it ends.
 func writerTestDB(t *testing.T) (context.Context, driver.Conn, string) {
 	t.Helper()
-	addr := testenv.ClickHouse(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	conn, err := Open(ctx, ClickHouseConfig{Addr: []string{addr}, DialTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	db := fmt.Sprintf("vigil_chwriter_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", db, err)
-		}
-	})
+	ctx, conn, db := migrateTestDB(t)
 	if _, err := Migrate(ctx, conn, db); err != nil {
 		t.Fatal(err)
 	}
-	var version string
-	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("ClickHouse %s, database %s", version, db)
 	return ctx, conn, db
 }
 
