@@ -215,6 +215,24 @@ var categories = []Category{CategoryIDNumber, CategoryBiometric, CategoryHealth,
 // Valid reports whether c is one of Categories.
 func (c Category) Valid() bool { return slices.Contains(categories, c) }
 
+// sensitiveCategories are the categories that are sensitive personal
+// information under PIPL art. 28 and GB/T 35273 appendix B: biometrics,
+// specific identity (ID numbers), medical health (records and
+// prescriptions), financial accounts, whereabouts (precise location),
+// communication content (chats), credentials, and any data of a child under
+// 14. Contact details and device identifiers are personal but not
+// sensitive.
+var sensitiveCategories = []Category{CategoryIDNumber, CategoryBiometric, CategoryHealth,
+	CategoryPrescription, CategoryLocation, CategoryChat, CategoryFinancial, CategoryAccount,
+	CategoryMinorData}
+
+// SensitiveCategories lists the categories that are sensitive personal
+// information, in schema order.
+func SensitiveCategories() []Category { return slices.Clone(sensitiveCategories) }
+
+// Sensitive reports whether c is sensitive personal information.
+func (c Category) Sensitive() bool { return slices.Contains(sensitiveCategories, c) }
+
 // Relationship says whether an actor has a care or service relationship
 // with the subject. It is a three-valued string, not a bool: the source
 // often does not know.
