@@ -83,12 +83,9 @@ func commands() []*command {
 			"notifier", 6,
 			"Turns alerts into incidents, computes the legal obligations of each regime, renders and sends\n"+
 				"notices exactly once, and produces regulator reports."),
-		pending("report", "Export subject access history and actor activity (CSV or JSON)",
-			"store and sink", 4,
-			"Answers \"who accessed this person's data\" and \"what did this staff member touch\" from\n"+
-				"ClickHouse or the embedded store, streaming rows to CSV or JSON."),
+		reportCommand(),
 		pending("verify", "Check a running pipeline end to end: nothing lost, nothing duplicated",
-			"store and sink", 4,
+			"end-to-end verification", 0,
 			"Compares what the collector accepted with what reached Kafka and the store."),
 		pending("simulate", "Generate realistic access and device traffic with labelled anomalies",
 			"detector", 5,
@@ -106,13 +103,21 @@ func pending(name, summary, part string, issue int, help string) *command {
 		name:    name,
 		summary: summary + " (not built yet)",
 		usage:   "[flags]",
-		help: help + "\n\nNOT BUILT YET: this subcommand is part of the " + part + " work (issue " +
-			fmt.Sprint(issue) + ") and currently exits with status 3 without doing anything.",
+		help: help + "\n\nNOT BUILT YET: this subcommand is part of the " + part + " work (" + issueRef(issue) +
+			") and currently exits with status 3 without doing anything.",
 		flags: func(fs *flagSet) { fs.configFlags() },
 		run: func(ctx context.Context, c *invocation) int {
-			return c.fail(ExitNotBuilt, "not built yet: the %s is tracked in issue %d; nothing was started", part, issue)
+			return c.fail(ExitNotBuilt, "not built yet: the %s is tracked in %s; nothing was started", part, issueRef(issue))
 		},
 	}
+}
+
+// issueRef names the issue that tracks a pending command (0: none yet).
+func issueRef(issue int) string {
+	if issue == 0 {
+		return "the backlog (no issue yet)"
+	}
+	return fmt.Sprintf("issue %d", issue)
 }
 
 // Run runs the vigil command line args (without the program name) and
@@ -155,7 +160,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		}
 		fs := newFlagSet(c)
 		fs.fs.SetOutput(env.Stderr)
-		if err := fs.fs.Parse(args[1:]); err != nil {
+		pos, err := parseInterspersed(fs.fs, args[1:])
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.fs.SetOutput(env.Stdout)
 				fs.fs.Usage()
@@ -163,10 +169,28 @@ func Run(ctx context.Context, args []string, env Env) int {
 			}
 			return ExitUsage
 		}
-		return c.run(ctx, &invocation{cmd: c, fs: fs, args: fs.fs.Args(), env: env})
+		return c.run(ctx, &invocation{cmd: c, fs: fs, args: pos, env: env})
 	}
 	fmt.Fprintf(env.Stderr, "vigil: unknown command %q%s\nRun 'vigil help' for the list of commands.\n", name, closest(name, cmds))
 	return ExitUsage
+}
+
+// parseInterspersed parses flags anywhere among the arguments, so that
+// "vigil report subject --id X" works as well as "vigil report --id X
+// subject", and returns the positional arguments in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }
 
 func closest(name string, cmds []*command) string {

@@ -87,7 +87,20 @@ func TestRunUsage(t *testing.T) {
 		{name: "sink bad clickhouse addr", env: []string{"VIGIL_BUS_BROKERS=127.0.0.1:1", "VIGIL_CLICKHOUSE_ADDR=nohost"}, args: []string{"sink"}, code: ExitUsage,
 			stderr: `clickhouse.addr[0]: "nohost" is not host:port`},
 		{name: "notify not built", args: []string{"notify"}, code: ExitNotBuilt, stderr: "issue 6"},
-		{name: "report not built", args: []string{"report"}, code: ExitNotBuilt, stderr: "issue 4"},
+		{name: "report no kind", args: []string{"report"}, code: ExitUsage, stderr: "want one report, subject or actor"},
+		{name: "report subject no id", args: []string{"report", "subject", "--from", "2026-01-01"}, code: ExitUsage, stderr: "give exactly one of --id or --token"},
+		{name: "report subject id and token", args: []string{"report", "subject", "--id", "a", "--token", "p_x", "--from", "2026-01-01"}, code: ExitUsage, stderr: "give exactly one of --id or --token"},
+		{name: "report subject no from", args: []string{"report", "subject", "--token", "p_x"}, code: ExitUsage, stderr: "--from is required"},
+		{name: "report bad time", args: []string{"report", "subject", "--token", "p_x", "--from", "yesterday"}, code: ExitUsage, stderr: `--from: "yesterday" is neither an RFC 3339 time`},
+		{name: "report reversed", args: []string{"report", "subject", "--token", "p_x", "--from", "2026-02-01", "--to", "2026-01-01"}, code: ExitUsage, stderr: "--from 2026-02-01T00:00:00Z is not before --to 2026-01-01T00:00:00Z"},
+		{name: "report bad format", args: []string{"report", "subject", "--token", "p_x", "--from", "2026-01-01", "--format", "xml"}, code: ExitUsage, stderr: `--format: unknown format "xml"`},
+		{name: "report bad progress", args: []string{"report", "subject", "--token", "p_x", "--from", "2026-01-01", "--progress", "loud"}, code: ExitUsage, stderr: `--progress "loud": want auto, always or never`},
+		{name: "report actor flags on subject", args: []string{"report", "subject", "--token", "p_x", "--org", "o", "--from", "2026-01-01"}, code: ExitUsage, stderr: "belong to the actor report"},
+		{name: "report actor no org", args: []string{"report", "actor", "--actor", "a", "--from", "2026-01-01"}, code: ExitUsage, stderr: "--org is required"},
+		{name: "report actor no actor", args: []string{"report", "actor", "--org", "o", "--from", "2026-01-01"}, code: ExitUsage, stderr: "give exactly one of --actor or --actor-token"},
+		{name: "report no store", args: []string{"report", "subject", "--token", "p_x", "--from", "2026-01-01"}, code: ExitUsage, stderr: "no store to read: give --data DIR"},
+		{name: "report missing data", args: []string{"report", "subject", "--token", "p_x", "--from", "2026-01-01", "--data", filepath.Join(dir, "nope")}, code: ExitUsage, stderr: "no embedded store there"},
+		{name: "report id without key", args: []string{"report", "subject", "--id", "P-1", "--from", "2026-01-01", "--data", filepath.Join(dir, "nope")}, code: ExitUsage, stderr: "pseudonymisation key (needed to turn --id or --actor into a token"},
 		{name: "verify not built", args: []string{"verify"}, code: ExitNotBuilt, stderr: "not built yet"},
 		{name: "simulate not built", args: []string{"simulate"}, code: ExitNotBuilt, stderr: "issue 5"},
 		{name: "up --demo not built", args: []string{"up", "--demo"}, code: ExitNotBuilt, stderr: "--demo is not built yet"},
@@ -182,6 +195,23 @@ func TestUpTailRestart(t *testing.T) {
 	code, out, errOut := run(t, nil, "tail", "--brokers", kafkaAddr, "--from", "first", "--max", "1", "--idle", "20s", "vigil.access.v1")
 	if code != ExitOK || !strings.Contains(out, `"event_id":"http-1"`) || !strings.Contains(out, `"source":"default"`) || strings.Contains(out, "110101199003071234") {
 		t.Fatalf("ingested event on the broker: exit %d, %q, %q", code, out, errOut)
+	}
+	// The sink of `vigil up` stores it in the embedded store, where a
+	// report finds it by the raw id (pseudonymised with the data folder's
+	// key) while up runs.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		code, out, errOut = run(t, nil, "report", "subject", "--data", data, "--id", "110101199003071234",
+			"--from", "2026-11-28", "--to", "2026-11-29", "--format", "ndjson")
+		if code == ExitOK && strings.Contains(out, `"event_id":"http-1"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the event did not reach the embedded store in 20s: exit %d, %q, %q", code, out, errOut)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if resp := get(t, "http://"+httpAddr+"/healthz"); !strings.Contains(resp.body, `{"name":"sink","ok":true}`) {
+		t.Errorf("/healthz lacks the sink: %s", resp.body)
 	}
 	if fi, err := os.Stat(filepath.Join(data, "pseudonymise.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("pseudonymise.key: %v %v", fi, err)

@@ -112,13 +112,13 @@ func runCollect(ctx context.Context, c *invocation, cfg *Config, key pseudo.Key,
 // then it stops the server and drains the collector. It returns the exit
 // status.
 func serveCollector(ctx context.Context, c *invocation, cfg *Config, busCfg bus.Config, col *collector.Collector,
-	reg *prometheus.Registry, log *slog.Logger, extra func(*http.ServeMux), started func(net.Addr)) int {
+	reg *prometheus.Registry, log *slog.Logger, extra func(*http.ServeMux), started func(net.Addr), checks ...telemetry.Check) int {
 	mux := http.NewServeMux()
 	col.Mount(mux)
-	health := telemetry.NewHealth(reg, 2*time.Second,
-		telemetry.Check{Name: "kafka", Fn: func(ctx context.Context) error { return bus.Ping(ctx, busCfg) }},
-		telemetry.Check{Name: "collector", Fn: col.Ready},
-	)
+	health := telemetry.NewHealth(reg, 2*time.Second, append([]telemetry.Check{
+		{Name: "kafka", Fn: func(ctx context.Context) error { return bus.Ping(ctx, busCfg) }},
+		{Name: "collector", Fn: col.Ready},
+	}, checks...)...)
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(reg))
 	mux.Handle("GET /healthz", health)
 	if extra != nil {

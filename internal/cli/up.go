@@ -17,6 +17,8 @@ import (
 	"github.com/vigil-audit/vigil/collector/pseudo"
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/config"
+	"github.com/vigil-audit/vigil/internal/store/sink"
+	"github.com/vigil-audit/vigil/internal/store/sqlite"
 	"github.com/vigil-audit/vigil/internal/telemetry"
 )
 
@@ -43,10 +45,15 @@ is taken from VIGIL_PSEUDONYMISE_KEY(_FILE) or pseudonymise.key_file, else
 created on first start in DATA/pseudonymise.key (mode 0600). Accepted events
 wait in a disk spool (DATA/spool) until the broker has them.
 
+A sink reads every topic into the embedded store, a SQLite file in
+DATA/store.db, as 'vigil sink' writes ClickHouse in production; reports read
+it while up runs:
+  vigil report subject --data DATA --id P-123 --from 2026-11-01
+
 Built so far: the embedded broker with every Vigil topic, the collector (HTTP
-ingest, plus syslog and files when configured), /metrics and /healthz. The
-detector, store and notifier stages join as their issues land; --demo (the
-traffic simulator) needs them and is refused until then.`,
+ingest, plus syslog and files when configured), the sink and embedded store,
+/metrics and /healthz. The detector and notifier join as their issues land;
+--demo (the traffic simulator) needs the detector and is refused until then.`,
 		flags: func(fs *flagSet) {
 			fs.configFlags()
 			fs.fs.BoolVar(&demo, "demo", false, "also run the traffic simulator with labelled anomalies (not built yet)")
@@ -135,6 +142,41 @@ func runUp(ctx context.Context, c *invocation, cfg *Config) int {
 		return c.fail(ExitFailure, "%v", err)
 	}
 
+	// The embedded store and the sink that fills it from the embedded
+	// broker, as 'vigil sink' fills ClickHouse.
+	storePath := filepath.Join(cfg.Data, embeddedStoreFile)
+	st, err := sqlite.Open(ctx, storePath, sqlite.Options{})
+	if err != nil {
+		return c.fail(ExitFailure, "%v", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("embedded store closed with an error", "err", err)
+		}
+	}()
+	sk, err := sink.New(cfg.Sink, busCfg, st, sink.WithLogger(log.With("stage", "sink")), sink.WithRegisterer(reg))
+	if err != nil {
+		return c.fail(ExitUsage, "%v", err)
+	}
+	sinkCtx, stopSink := context.WithCancel(context.WithoutCancel(ctx))
+	sinkDone := make(chan error, 1)
+	go func() { sinkDone <- sk.Run(sinkCtx) }()
+	defer func() {
+		// After the collector drained its spool to the broker: the sink
+		// writes and commits what it holds, then stops.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		log.Info("stopping sink")
+		if err := sk.Shutdown(sctx); err != nil {
+			log.Warn("sink did not stop cleanly", "err", err)
+		}
+		stopSink()
+		if err := <-sinkDone; err != nil {
+			log.Error("sink stopped with an error", "err", err)
+		}
+		log.Info("sink stopped")
+	}()
+
 	index := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -142,10 +184,10 @@ func runUp(ctx context.Context, c *invocation, cfg *Config) int {
 		})
 	}
 	return serveCollector(ctx, c, cfg, busCfg, col, reg, log, index, func(addr net.Addr) {
-		fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (ingest /v1/access and /v1/device, /healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\nPress Ctrl-C to stop.\n",
-			addr, broker.Addr(), broker.Addr(), cfg.Data)
-		log.Info("vigil up", "http", addr.String(), "kafka", broker.Addr())
-	})
+		fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (ingest /v1/access and /v1/device, /healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\n  Store:  %s (try: vigil report subject --data %s --token p_… --from 2026-01-01)\nPress Ctrl-C to stop.\n",
+			addr, broker.Addr(), broker.Addr(), cfg.Data, storePath, cfg.Data)
+		log.Info("vigil up", "http", addr.String(), "kafka", broker.Addr(), "store", storePath)
+	}, telemetry.Check{Name: "sink", Fn: func(context.Context) error { return sk.Ready() }})
 }
 
 // ingestToken returns the configured token, or the one saved in the data

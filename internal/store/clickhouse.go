@@ -73,8 +73,14 @@ func Open(ctx context.Context, cfg ClickHouseConfig) (driver.Conn, error) {
 	dial := func(dctx context.Context, addr string) (net.Conn, error) {
 		dctx, cancel := context.WithCancel(dctx)
 		defer cancel()
-		stopDial := context.AfterFunc(ctx, cancel)
-		defer stopDial()
+		mu.Lock()
+		if opening {
+			// Only dials made while Open runs follow ctx: once Open
+			// returned, ctx may be done (a timeout context the caller
+			// cancels), and the pool must still be able to dial.
+			defer context.AfterFunc(ctx, cancel)()
+		}
+		mu.Unlock()
 		c, err := dialer.DialContext(dctx, "tcp", addr)
 		if err != nil {
 			return nil, err

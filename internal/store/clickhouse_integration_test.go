@@ -122,3 +122,31 @@ func TestClickHouseBatchInsertIntegration(t *testing.T) {
 		t.Errorf("January rows = %d, want 3600 (one hour before February)", january)
 	}
 }
+
+// TestOpenContextEndsOnlyOpening: the context given to Open bounds opening
+// only. After it is cancelled the pool must still dial new connections
+// (several queries at once need several).
+func TestOpenContextEndsOnlyOpening(t *testing.T) {
+	addr := testenv.ClickHouse(t)
+	octx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	conn, err := Open(octx, ClickHouseConfig{Addr: []string{addr}})
+	cancel()
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
+	defer stop()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			var n uint8
+			errs <- conn.QueryRow(ctx, "SELECT toUInt8(sleep(0.3) + 1)").Scan(&n)
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("query after Open's context ended: %v", err)
+		}
+	}
+}
