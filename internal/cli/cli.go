@@ -73,10 +73,7 @@ func commands() []*command {
 	return []*command{
 		upCommand(),
 		collectCommand(),
-		pending("detect", "Run the detector: rules, correlations and behaviours over the event topics",
-			"detector", 5,
-			"Consumes vigil.access.v1 and vigil.device.v1 as a consumer group, evaluates the Sigma-compatible\n"+
-				"rule pack and the built-in behaviours, and produces alerts to vigil.alerts.v1."),
+		detectCommand(),
 		sinkCommand(),
 		storeCommand(),
 		pending("notify", "Run the notifier: incidents, obligations, notices and regulator reports",
@@ -87,10 +84,7 @@ func commands() []*command {
 		pending("verify", "Check a running pipeline end to end: nothing lost, nothing duplicated",
 			"end-to-end verification", 0,
 			"Compares what the collector accepted with what reached Kafka and the store."),
-		pending("simulate", "Generate realistic access and device traffic with labelled anomalies",
-			"detector", 5,
-			"Sends synthetic traffic with known, labelled anomalies to a collector, for demos and for\n"+
-				"measuring detection quality."),
+		simulateCommand(),
 		tailCommand(),
 		versionCommand(),
 	}
@@ -160,13 +154,20 @@ func Run(ctx context.Context, args []string, env Env) int {
 		}
 		fs := newFlagSet(c)
 		fs.fs.SetOutput(env.Stderr)
+		// The flag package prints a parse error and then calls Usage;
+		// print the usage here instead, once: to stdout when asked for
+		// (--help), to stderr after an error.
+		usage := fs.fs.Usage
+		fs.fs.Usage = func() {}
 		pos, err := parseInterspersed(fs.fs, args[1:])
+		fs.fs.Usage = usage
 		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.fs.SetOutput(env.Stdout)
 				fs.fs.Usage()
 				return ExitOK
 			}
+			fs.fs.Usage()
 			return ExitUsage
 		}
 		return c.run(ctx, &invocation{cmd: c, fs: fs, args: pos, env: env})

@@ -81,7 +81,9 @@ func TestRunUsage(t *testing.T) {
 			stderr: "ingest.sources[0].token_sha256: must be 64 hex digits"},
 		{name: "collect --help", args: []string{"collect", "--help"}, code: ExitOK, stdout: "refuses to start without one"},
 		{name: "collect --hash-token", args: []string{"collect", "--hash-token", "abc"}, code: ExitOK, stdout: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"},
-		{name: "detect not built", args: []string{"detect"}, code: ExitNotBuilt, stderr: "issue 5"},
+		{name: "detect nothing configured", args: []string{"detect"}, code: ExitUsage,
+			stderr: "bus.brokers: required: the Kafka brokers to consume from and produce to\n  detect.rules: required"},
+		{name: "detect --help", args: []string{"detect", "--help"}, code: ExitOK, stdout: "How state survives restarts and rebalances"},
 		{name: "sink nothing configured", args: []string{"sink"}, code: ExitUsage,
 			stderr: "bus.brokers: required: the Kafka brokers to consume from\n  clickhouse.addr: required"},
 		{name: "sink bad clickhouse addr", env: []string{"VIGIL_BUS_BROKERS=127.0.0.1:1", "VIGIL_CLICKHOUSE_ADDR=nohost"}, args: []string{"sink"}, code: ExitUsage,
@@ -102,7 +104,7 @@ func TestRunUsage(t *testing.T) {
 		{name: "report missing data", args: []string{"report", "subject", "--token", "p_x", "--from", "2026-01-01", "--data", filepath.Join(dir, "nope")}, code: ExitUsage, stderr: "no embedded store there"},
 		{name: "report id without key", args: []string{"report", "subject", "--id", "P-1", "--from", "2026-01-01", "--data", filepath.Join(dir, "nope")}, code: ExitUsage, stderr: "pseudonymisation key (needed to turn --id or --actor into a token"},
 		{name: "verify not built", args: []string{"verify"}, code: ExitNotBuilt, stderr: "not built yet"},
-		{name: "simulate not built", args: []string{"simulate"}, code: ExitNotBuilt, stderr: "issue 5"},
+		{name: "simulate without a destination", args: []string{"simulate"}, code: ExitUsage, stderr: "give exactly one destination"},
 		{name: "up --demo not built", args: []string{"up", "--demo"}, code: ExitNotBuilt, stderr: "--demo is not built yet"},
 		{name: "up extra arg", args: []string{"up", "now"}, code: ExitUsage, stderr: `takes no arguments, got ["now"]`},
 		{name: "up bad config file", args: []string{"up", "--config", badCfg}, code: ExitUsage,
@@ -337,4 +339,17 @@ func get(t *testing.T, url string) response {
 		t.Fatal(err)
 	}
 	return response{resp.StatusCode, string(b)}
+}
+
+// --help prints the usage once, to stdout; a bad flag prints the error and
+// the usage once, to stderr.
+func TestHelpPrintedOnce(t *testing.T) {
+	code, out, errOut := run(t, nil, "tail", "--help")
+	if code != ExitOK || strings.Count(out, "Usage: vigil tail") != 1 || errOut != "" {
+		t.Errorf("--help: exit %d, %d usages on stdout, stderr %q", code, strings.Count(out, "Usage: vigil tail"), errOut)
+	}
+	code, out, errOut = run(t, nil, "tail", "--nope")
+	if code != ExitUsage || out != "" || strings.Count(errOut, "Usage: vigil tail") != 1 || !strings.HasPrefix(errOut, "flag provided but not defined: -nope\n") {
+		t.Errorf("bad flag: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 }
