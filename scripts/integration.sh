@@ -9,9 +9,11 @@
 # where args default to ./... ; any argument is passed to go test, e.g.
 #   scripts/integration.sh -run ClickHouse ./internal/store/...
 # Packages named without a -run still run all their tests, unit tests included.
-# With no packages and no -run, a serial step follows: the tests that stop the
-# shared Kafka broker or are heavy (TestCollectorKafkaRestart,
-# TestCollectorSIGKILL) run alone with VIGIL_TEST_SERVICES set.
+# With no packages and no -run, a serial step follows: the tests that stop a
+# shared service (Kafka, ClickHouse) or are heavy run alone, one package after
+# the other, with VIGIL_TEST_SERVICES set: TestCollectorKafkaRestart and
+# TestCollectorSIGKILL (./collector/), then TestSinkE2EMillion,
+# TestSinkE2ESIGKILL and TestSinkE2EClickHouseDown (./internal/store/sink/).
 #
 # Services are left running afterwards (the next run starts in seconds); pass
 # --down, or set VIGIL_SERVICES_KEEP=0, to stop them when the tests end. On a
@@ -82,17 +84,24 @@ echo "==> go test -tags integration -count=1 -timeout 30m ${args[*]}"
 rc=0
 go test -tags integration -count=1 -timeout 30m "${args[@]}" || rc=$?
 
-# Serial step: tests that stop the shared Kafka broker (or are heavy) run
-# alone, after everything else, with VIGIL_TEST_SERVICES set; without it they
+# Serial step: tests that stop a shared service (or are heavy) run alone,
+# after everything else, one package at a time (-run names tests, the package
+# after it says where they are), with VIGIL_TEST_SERVICES set; without it they
 # skip, so the main run above never disturbs other packages' tests.
 if ((!restricted)); then
-	serial=(-run 'TestCollectorKafkaRestart|TestCollectorSIGKILL' ./collector/)
-	echo "==> VIGIL_TEST_SERVICES=$SERVICES go test -tags integration -count=1 -timeout 15m ${serial[*]}"
-	src=0
-	VIGIL_TEST_SERVICES=$SERVICES go test -tags integration -count=1 -timeout 15m "${serial[@]}" || src=$?
-	if ((rc == 0)); then rc=$src; fi
-	# The restart test brings Kafka back itself; make sure of it.
-	"$SERVICES" up kafka >/dev/null || true
+	serial_steps=(
+		"TestCollectorKafkaRestart|TestCollectorSIGKILL ./collector/"
+		"^(TestSinkE2EMillion|TestSinkE2ESIGKILL|TestSinkE2EClickHouseDown)$ ./internal/store/sink/"
+	)
+	for step in "${serial_steps[@]}"; do
+		serial=(-run "${step% *}" "${step##* }")
+		echo "==> VIGIL_TEST_SERVICES=$SERVICES go test -tags integration -count=1 -timeout 20m ${serial[*]}"
+		src=0
+		VIGIL_TEST_SERVICES=$SERVICES go test -tags integration -count=1 -timeout 20m "${serial[@]}" || src=$?
+		if ((rc == 0)); then rc=$src; fi
+		# The restart tests bring Kafka and ClickHouse back themselves; make sure of it.
+		"$SERVICES" up kafka clickhouse >/dev/null || true
+	done
 fi
 
 # Every schema statement of internal/store on current ClickHouse too (chDB,

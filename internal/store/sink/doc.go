@@ -20,11 +20,21 @@
 //     batch, which commits every record of the batch. The readers send the
 //     offsets to Kafka every bus.reader.commit_interval and when they close.
 //
+// The write runs in its own goroutine (a flight) while the loop decodes
+// and fills the next batch, so decoding overlaps the store's insert. There
+// is at most one flight: the next batch, once full (or sink.batch_age old),
+// waits until the flight has landed and its offsets were committed, and
+// only then flies. Batches are therefore written and committed one at a
+// time, in the order their records were read, and the sink holds at most
+// two batches (2 × sink.batch_size records) plus the fetchers' buffers.
+//
 // When Write fails the sink retries the same batch, unchanged, with
 // exponential backoff between sink.retry_min and sink.retry_max (with
 // jitter), for as long as it takes; it commits nothing meanwhile and reads
-// no further (the fetchers block once the hand-over buffer is full, so
-// memory stays bounded while the store is down). It never skips a batch. A
+// no further once the next batch is full (the fetchers block once the
+// hand-over buffer is full, so memory stays bounded while the store is
+// down). It never skips a batch, and never writes or commits the batch read
+// after one the store refuses. A
 // Write error is never fatal: a store that refuses a batch for good (a
 // schema mismatch) keeps the sink retrying, visible in vigil_sink_retrying
 // and in Ready, until an operator fixes it.
@@ -51,9 +61,10 @@
 //
 //   - a Write in flight is not cancelled: it runs to its end (at most
 //     sink.write_timeout); if it succeeded, the batch is committed;
-//   - a partial batch that is not being retried gets one last attempt,
-//     written and committed or neither (so a stop drains what was read);
-//   - a batch the store keeps refusing is left uncommitted;
+//   - a batch the store keeps refusing is left uncommitted, and so is the
+//     batch being filled after it;
+//   - otherwise the batch being filled gets one last attempt, written and
+//     committed or neither (so a stop drains what was read);
 //   - the readers close, which sends the queued commits and leaves the
 //     group.
 //
@@ -115,7 +126,8 @@
 //	vigil_sink_lag_records{topic}                 gauge    records not committed on this instance's partitions:
 //	                                                       high watermark at the last fetch minus committed offset,
 //	                                                       updated after each commit
-//	vigil_sink_pending_records                    gauge    records held in the current batch
+//	vigil_sink_pending_records                    gauge    records read and not yet written: the batch in flight
+//	                                                       and the one being filled
 //	vigil_sink_redelivered_records_total          counter  records fetched again after a rebalance and skipped
 //
 // While the store is down the lag gauge stays at its last value (the sink

@@ -31,6 +31,8 @@ type fakeWriter struct {
 	batch    []store.Batch // each successful batch
 	times    []time.Time   // when each successful batch was written
 	changed  chan struct{} // closed and replaced on each attempt
+
+	inFlight, maxConcurrent int // Write calls running now, and the most at once
 }
 
 func newFakeWriter() *fakeWriter {
@@ -42,7 +44,14 @@ var errFake = errors.New("fake store is down")
 func (w *fakeWriter) Write(ctx context.Context, b *store.Batch) error {
 	w.mu.Lock()
 	delay := w.delay
+	w.inFlight++
+	w.maxConcurrent = max(w.maxConcurrent, w.inFlight)
 	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.inFlight--
+		w.mu.Unlock()
+	}()
 	if delay > 0 {
 		select {
 		case <-time.After(delay):

@@ -70,7 +70,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vigil_sink_pending_records",
-			Help: "Records fetched and held in the current batch, not yet written.",
+			Help: "Records fetched and not yet written: the batch being written and the one being filled.",
 		}),
 	}
 	batches := prometheus.NewCounterVec(prometheus.CounterOpts{

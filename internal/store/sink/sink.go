@@ -228,53 +228,98 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		wg.Wait()
 	}()
 
-	l := loop{s: s, readers: readers, kinds: kinds, parts: map[partKey]*partState{}}
-	l.reset()
 	age := time.NewTimer(time.Hour)
 	age.Stop()
 	defer age.Stop()
+	l := loop{s: s, readers: readers, kinds: kinds, parts: map[partKey]*partState{}, age: age}
+	l.reset()
+	// end waits for the batch in flight (stopping its retries) and commits
+	// it if it was written, before Run returns an error.
+	end := func(err error) error {
+		cancel()
+		if ferr := l.land(ctx); ferr != nil {
+			s.log.Warn("sink stopping on an error: the batch in flight was written but its commit failed; it will be read again", "err", ferr)
+		}
+		return err
+	}
 	for {
 		// Checked first: select picks at random among ready cases, and a
 		// stopped sink must not start another batch.
 		if ctx.Err() != nil {
 			return l.stop(ctx)
 		}
+		// A full batch takes nothing more until the one in flight has
+		// landed: at most two batches are held.
+		intake := in
+		if l.batch.Len() >= s.cfg.BatchSize {
+			intake = nil
+		}
+		var landed chan bool
+		if l.fl != nil {
+			landed = l.fl.done
+		}
 		select {
 		case <-ctx.Done():
 			return l.stop(ctx)
 		case ferr := <-errc:
-			return ferr
-		case f := <-in:
+			return end(ferr)
+		case written := <-landed:
+			if err := l.landed(ctx, written); err != nil {
+				return end(err)
+			}
+			if l.due || l.batch.Len() >= s.cfg.BatchSize {
+				l.launch(ctx)
+			}
+		case f := <-intake:
 			if l.batch.Len() == 0 {
 				age.Reset(s.cfg.BatchAge)
 			}
 			if aerr := l.add(f); aerr != nil {
-				return aerr
+				return end(aerr)
 			}
-			if l.batch.Len() < s.cfg.BatchSize {
-				continue
-			}
-			age.Stop()
-			if ferr := l.flush(ctx); ferr != nil {
-				return ferr
+			if l.batch.Len() >= s.cfg.BatchSize {
+				age.Stop()
+				if l.fl == nil {
+					l.launch(ctx)
+				}
 			}
 		case <-age.C:
-			if ferr := l.flush(ctx); ferr != nil {
-				return ferr
+			if l.fl == nil {
+				l.launch(ctx)
+			} else {
+				l.due = true // written as soon as the batch in flight has landed
 			}
 		}
 	}
 }
 
-// loop is the state of Run's batching loop.
+// loop is the state of Run's batching loop. The loop fills a batch while
+// the previous one, handed to a flight goroutine, is written; it commits a
+// batch's offsets itself once the flight reports it written, and launches
+// the next flight only then, so batches are written and committed one at a
+// time, in the order their records were read.
 type loop struct {
 	s       *Sink
 	readers []*kafka.Reader
 	kinds   []kind
 	parts   map[partKey]*partState
+	age     *time.Timer // the age bound of the batch being filled
 
 	batch store.Batch
 	last  map[partKey]kafka.Message // the last record of each partition in the batch
+
+	fl    *flight // the batch being written, or nil
+	due   bool    // the batch reached its age while another was in flight
+	stuck bool    // a flight ended unwritten (the sink stopped while the store refused it): nothing after it may be committed
+}
+
+// flight is a batch being written by its own goroutine, which retries it
+// until the store takes it or the sink stops, then sends on done whether it
+// was written.
+type flight struct {
+	batch store.Batch
+	last  map[partKey]kafka.Message
+	done  chan bool
 }
 
 // reset starts a new batch, sized like the last one. The slices are new:
@@ -290,7 +335,17 @@ func (l *loop) reset() {
 		Notices:     make([]store.Versioned[event.Notice], 0, len(p.Notices)),
 	}
 	l.last = map[partKey]kafka.Message{}
-	l.s.m.pending.Set(0)
+	l.setPending()
+}
+
+// setPending sets the pending gauge: records read and not yet written, in
+// flight or in the batch being filled.
+func (l *loop) setPending() {
+	n := l.batch.Len()
+	if l.fl != nil {
+		n += l.fl.batch.Len()
+	}
+	l.s.m.pending.Set(float64(n))
 }
 
 // add decodes f into the batch; an undecodable record becomes a dead letter
@@ -323,68 +378,97 @@ func (l *loop) add(f fetched) error {
 		l.batch.DeadLetters = append(l.batch.DeadLetters, deadLetter(k, m, bad, l.s.now()))
 	}
 	l.last[key] = f.m
-	l.s.m.pending.Set(float64(l.batch.Len()))
+	l.setPending()
 	return nil
 }
 
-// flush writes the batch, retrying with backoff until the store takes it
-// or ctx ends, then commits its offsets. It returns nil when stopped while
-// retrying (nothing committed; Run's loop sees ctx and stops) and an error
-// only when committing failed.
-func (l *loop) flush(ctx context.Context) error {
+// launch hands the batch to a flight and starts a new one. It is called
+// only when no flight is in progress.
+func (l *loop) launch(ctx context.Context) {
+	l.age.Stop()
+	l.due = false
 	if l.batch.Len() == 0 {
+		return
+	}
+	fl := &flight{batch: l.batch, last: l.last, done: make(chan bool, 1)}
+	l.fl = fl
+	l.reset()
+	go func() { fl.done <- l.s.writeRetrying(ctx, &fl.batch) }()
+}
+
+// landed takes the result of the flight in progress: a written batch is
+// committed; an unwritten one (the sink stopped while the store refused
+// it) makes the loop stuck. It returns an error only when committing
+// failed.
+func (l *loop) landed(ctx context.Context, written bool) error {
+	fl := l.fl
+	l.fl = nil
+	l.setPending()
+	if !written {
+		l.stuck = true
 		return nil
 	}
-	s := l.s
+	if err := l.commit(ctx, fl.last); err != nil {
+		return err
+	}
+	l.s.setRetrying(0, nil)
+	return nil
+}
+
+// land waits for the flight in progress, if any, and takes its result.
+// The flight ends after its current attempt once ctx is done.
+func (l *loop) land(ctx context.Context) error {
+	if l.fl == nil {
+		return nil
+	}
+	return l.landed(ctx, <-l.fl.done)
+}
+
+// writeRetrying writes b, retrying with backoff until the store takes it or
+// ctx ends, and reports whether it was written. It is the body of a
+// flight: it touches no loop state.
+func (s *Sink) writeRetrying(ctx context.Context, b *store.Batch) bool {
 	backoff := s.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
-		err := l.write(ctx)
+		err := s.write(ctx, b)
 		if err == nil {
-			break
+			return true
 		}
-		s.setRetrying(l.batch.Len(), err)
+		s.setRetrying(b.Len(), err)
 		if ctx.Err() != nil {
 			s.log.Warn("sink stopped while the store refused a batch; nothing of it was committed, it will be read again",
-				"records", l.batch.Len(), "attempts", attempt, "err", err)
-			return nil
+				"records", b.Len(), "attempts", attempt, "err", err)
+			return false
 		}
 		s.log.Warn("the store refused a batch; retrying the same batch, nothing is committed meanwhile",
-			"records", l.batch.Len(), "attempt", attempt, "retry_in", backoff, "err", err)
+			"records", b.Len(), "attempt", attempt, "retry_in", backoff, "err", err)
 		t := time.NewTimer(jitter(backoff))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			s.log.Warn("sink stopped while retrying a batch; nothing of it was committed, it will be read again",
-				"records", l.batch.Len(), "attempts", attempt)
-			return nil
+				"records", b.Len(), "attempts", attempt)
+			return false
 		case <-t.C:
 		}
 		backoff = min(backoff*2, s.cfg.RetryMax)
 	}
-	if err := l.commit(ctx); err != nil {
-		return err
-	}
-	s.setRetrying(0, nil)
-	l.reset()
-	return nil
 }
 
-// write makes one attempt to write the batch. The attempt is not cut short
-// by ctx (a stop waits for it, up to sink.write_timeout), so that a batch in
+// write makes one attempt to write b. The attempt is not cut short by ctx
+// (a stop waits for it, up to sink.write_timeout), so that a batch in
 // flight ends written and committed, or neither.
-func (l *loop) write(ctx context.Context) error {
-	s := l.s
+func (s *Sink) write(ctx context.Context, b *store.Batch) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WriteTimeout)
 	defer cancel()
 	start := time.Now()
-	err := s.w.Write(wctx, &l.batch)
+	err := s.w.Write(wctx, b)
 	s.m.writeDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.m.batchesErr.Inc()
-		return fmt.Errorf("write %d records: %w", l.batch.Len(), err)
+		return fmt.Errorf("write %d records: %w", b.Len(), err)
 	}
 	s.m.batchesOK.Inc()
-	b := &l.batch
 	for t, n := range map[string]int{
 		tableAccess: len(b.Access), tableDevice: len(b.Device), tableDeadLetters: len(b.DeadLetters),
 		tableAlerts: len(b.Alerts), tableIncidents: len(b.Incidents), tableNotices: len(b.Notices),
@@ -396,13 +480,14 @@ func (l *loop) write(ctx context.Context) error {
 	return nil
 }
 
-// commit hands the offsets of the batch to the readers: the last record of
-// each partition, which commits every record before it. The readers send
-// them to Kafka every bus.reader.commit_interval and when they close.
-func (l *loop) commit(ctx context.Context) error {
+// commit hands the offsets of a written batch to the readers: last, the
+// last record of each partition in it, which commits every record before
+// it. The readers send them to Kafka every bus.reader.commit_interval and
+// when they close.
+func (l *loop) commit(ctx context.Context, last map[partKey]kafka.Message) error {
 	s := l.s
 	byReader := make([][]kafka.Message, len(l.readers))
-	for k, m := range l.last {
+	for k, m := range last {
 		byReader[k.r] = append(byReader[k.r], m)
 	}
 	// Queuing a commit is quick, except during a rebalance; a stop does not
@@ -417,7 +502,7 @@ func (l *loop) commit(ctx context.Context) error {
 			return fmt.Errorf("sink: commit %d partitions of %s after a successful write: %w", len(msgs), l.readers[i].Config().Topic, err)
 		}
 	}
-	for k, m := range l.last {
+	for k, m := range last {
 		l.parts[k].committed = m.Offset + 1
 	}
 	l.updateLag()
@@ -443,23 +528,29 @@ func (l *loop) updateLag() {
 	}
 }
 
-// stop ends Run: a batch that is not being retried gets one last attempt
-// (written and committed, or neither); a batch the store keeps refusing is
-// left uncommitted, to be read again.
+// stop ends Run: the batch in flight runs to the end of its current attempt
+// and is committed if written; then the batch being filled gets one last
+// attempt (written and committed, or neither), unless a batch before it was
+// left uncommitted (the store kept refusing it): committing this one would
+// commit that one's records too.
 func (l *loop) stop(ctx context.Context) error {
 	s := l.s
-	s.mu.Lock()
-	retrying := !s.retrying.IsZero()
-	s.mu.Unlock()
-	if n := l.batch.Len(); n > 0 && !retrying {
-		if err := l.write(ctx); err != nil {
-			s.log.Warn("sink stopping: the last batch was not written, nothing of it was committed; it will be read again", "records", n, "err", err)
-			return nil
+	if err := l.land(ctx); err != nil {
+		return err
+	}
+	if n := l.batch.Len(); n > 0 {
+		if l.stuck {
+			s.log.Warn("sink stopping: the batch read after the one the store refused is not written either; it will be read again", "records", n)
+		} else {
+			if err := s.write(ctx, &l.batch); err != nil {
+				s.log.Warn("sink stopping: the last batch was not written, nothing of it was committed; it will be read again", "records", n, "err", err)
+				return nil
+			}
+			if err := l.commit(ctx, l.last); err != nil {
+				return err
+			}
+			s.log.Info("sink stopping: last batch written and committed", "records", n)
 		}
-		if err := l.commit(ctx); err != nil {
-			return err
-		}
-		s.log.Info("sink stopping: last batch written and committed", "records", n)
 	}
 	s.log.Info("sink stopped")
 	return nil
