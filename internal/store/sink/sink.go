@@ -147,6 +147,10 @@ type partState struct {
 	next      int64 // next offset after the last record taken into a batch
 }
 
+// readerCloseTimeout bounds how long Run waits for its readers to leave
+// the consumer group when it stops.
+var readerCloseTimeout = 5 * time.Second
+
 // Run reads, batches, writes and commits until ctx ends or Shutdown is
 // called, then returns nil. It returns an error when it cannot go on: a
 // reader could not be built or failed, or a record could not be decoded
@@ -174,11 +178,35 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 	readers := make([]*kafka.Reader, 0, len(s.cfg.Topics))
 	kinds := make([]kind, 0, len(s.cfg.Topics))
 	defer func() {
-		var errs []error
+		// Close sends the commits still queued and leaves the group. A
+		// reader stopped in the middle of joining the group can block in
+		// Close until the broker ends the join (up to the rebalance
+		// timeout), so the readers close in parallel and Run waits at most
+		// readerCloseTimeout: what was not committed is read again by the
+		// next member (at least once; the store deduplicates).
+		errc := make(chan error, len(readers))
 		for _, r := range readers {
-			// Close sends the commits still queued and leaves the group.
-			if cerr := r.Close(); cerr != nil {
-				errs = append(errs, fmt.Errorf("close reader of %s: %w", r.Config().Topic, cerr))
+			go func() {
+				if cerr := r.Close(); cerr != nil {
+					errc <- fmt.Errorf("close reader of %s: %w", r.Config().Topic, cerr)
+					return
+				}
+				errc <- nil
+			}()
+		}
+		var errs []error
+		timeout := time.NewTimer(readerCloseTimeout)
+		defer timeout.Stop()
+	wait:
+		for range readers {
+			select {
+			case cerr := <-errc:
+				if cerr != nil {
+					errs = append(errs, cerr)
+				}
+			case <-timeout.C:
+				errs = append(errs, fmt.Errorf("readers did not leave group %s within %s", s.cfg.Group, readerCloseTimeout))
+				break wait
 			}
 		}
 		if cerr := errors.Join(errs...); cerr != nil {
