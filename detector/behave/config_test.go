@@ -82,7 +82,8 @@ func TestLoadYAML(t *testing.T) {
 		c.FirstSeen.IPv6Prefix != 64 || !slices.Equal(c.FirstSeen.ActorTypes, []event.ActorType{event.ActorAdmin, event.ActorService}) ||
 		c.ImpossibleTravel.CountryChangeWithin != 30*time.Minute || c.CareRelationship.BreakGlassAttrs["emergency"] != "yes" ||
 		c.BreakGlassBurst.Enabled || c.OffHours.TimeZones["hosp-berlin"] != "Europe/Berlin" || c.OffHours.UsualShare != 0.03 ||
-		!slices.Equal(c.SIMSwap.FollowedBy, []event.DeviceKind{event.KindPasswordReset, event.KindChangePhone}) {
+		!slices.Equal(c.SIMSwap.FollowedBy, []event.DeviceKind{event.KindPasswordReset, event.KindChangePhone}) ||
+		c.ActorBaseline.MinRecords != 5000 || !c.SIMSwap.AnyDevice || c.SIMSwap.LearningPeriod != 48*time.Hour {
 		t.Errorf("decoded %+v", c)
 	}
 	bs, err := New(c)
