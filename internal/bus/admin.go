@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/segmentio/kafka-go"
@@ -47,6 +49,9 @@ func EnsureTopics(ctx context.Context, cfg Config, topics ...TopicSpec) error {
 		}
 		if tc.ReplicationFactor == 0 {
 			tc.ReplicationFactor = -1 // the broker's default (KIP-464)
+		}
+		for _, k := range slices.Sorted(maps.Keys(t.Configs)) {
+			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: t.Configs[k]})
 		}
 		if i, ok := seen[t.Name]; ok {
 			req.Topics[i] = tc

@@ -67,7 +67,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "partitions", mutate: func(c *Config) { c.Partitions = map[string]int{TopicAccess: 0, "vigil.acess.v1": 3} },
 			want: []string{
 				"bus.partitions[vigil.access.v1]: 0 is not a partition count (at least 1)",
-				"bus.partitions[vigil.acess.v1]: unknown topic (one of vigil.access.v1, vigil.device.v1, vigil.deadletter.v1, vigil.alerts.v1, vigil.incidents.v1, vigil.notices.v1)",
+				"bus.partitions[vigil.acess.v1]: unknown topic (one of vigil.access.v1, vigil.device.v1, vigil.deadletter.v1, vigil.alerts.v1, vigil.incidents.v1, vigil.notices.v1, vigil.detector-state.v1)",
 			}},
 		{name: "replication factor", mutate: func(c *Config) { c.ReplicationFactor = -1 },
 			want: []string{"bus.replication_factor: -1 is negative (0 means the broker's default)"}},

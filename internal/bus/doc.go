@@ -15,6 +15,10 @@
 //	vigil.alerts.v1       alert group                  detector     notifier, sink
 //	vigil.incidents.v1    incident id                  notifier     sink
 //	vigil.notices.v1      notice id                    notifier     sink
+//	vigil.detector-state.v1  group/topic/partition/chunk  detector  detector
+//
+// vigil.detector-state.v1 is compacted (TopicSpec.Configs): it keeps the
+// latest snapshot of every detector partition (see detector/runner).
 //
 // Keys are tokens, never raw identifiers. Writers place a record by the
 // murmur2 hash of its key, the Java client's partitioner (also franz-go's

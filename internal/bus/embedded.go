@@ -146,7 +146,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		if n <= 0 {
 			n = partitionsFor(Config{}, t)
 		}
-		if err := c.CreateTopic(t.Name, int32(n), nil); err != nil {
+		if err := c.CreateTopic(t.Name, int32(n), t.Configs); err != nil {
 			return nil, errors.Join(fmt.Errorf("start embedded broker: create topic %s: %w", t.Name, err), e.Close())
 		}
 	}

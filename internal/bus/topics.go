@@ -30,6 +30,13 @@ const (
 	// TopicNotices carries notices to affected people and regulators and
 	// their delivery state, keyed by the deterministic notice id.
 	TopicNotices = "vigil.notices.v1"
+
+	// TopicDetectorState carries the detector's snapshots: the detection
+	// state of each input partition of each detector consumer group, in
+	// chunks keyed by group, topic, partition and chunk number. It is
+	// compacted, so the latest snapshot of every partition is kept for as
+	// long as the group exists (see package detector/runner).
+	TopicDetectorState = "vigil.detector-state.v1"
 )
 
 // TopicSpec describes one topic: its name, the partition count used when
@@ -45,6 +52,11 @@ type TopicSpec struct {
 	// murmur2 (the Java client's partitioner), so records with one key keep
 	// their order on one partition.
 	Key string
+	// Configs are topic configurations set when EnsureTopics (or the
+	// embedded broker) creates the topic, e.g. cleanup.policy=compact.
+	// Nil means the broker's defaults. A topic that already exists keeps
+	// its configuration.
+	Configs map[string]string
 }
 
 // Topics returns every Vigil topic with its default partition count and key,
@@ -57,6 +69,15 @@ func Topics() []TopicSpec {
 		{Name: TopicAlerts, Partitions: 6, Key: "alert group"},
 		{Name: TopicIncidents, Partitions: 3, Key: "incident id"},
 		{Name: TopicNotices, Partitions: 3, Key: "notice id"},
+		{Name: TopicDetectorState, Partitions: 3, Key: "detector group/topic/partition/chunk",
+			Configs: map[string]string{
+				"cleanup.policy": "compact",
+				// Roll segments hourly or at 64 MiB: compaction never
+				// touches the active segment, and a restore that has to
+				// scan the topic reads what compaction has not removed.
+				"segment.ms":    "3600000",
+				"segment.bytes": "67108864",
+			}},
 	}
 }
 

@@ -49,6 +49,9 @@ type Config struct {
 	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
 	// Sink tunes the Kafka → ClickHouse sink.
 	Sink sink.Config `yaml:"sink"`
+	// Detect is the detector of `vigil detect`: rules, behaviours and
+	// how it runs on Kafka.
+	Detect DetectConfig `yaml:"detect"`
 	// ShutdownTimeout bounds a graceful stop: the time to drain the spool
 	// to Kafka after receivers stopped. Zero is invalid; the default is 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -160,5 +163,6 @@ func defaultConfig() *Config {
 		ShutdownTimeout: 30 * time.Second,
 		ClickHouse:      ClickHouseConfig{Database: "vigil"},
 		Sink:            sink.Defaults(),
+		Detect:          defaultDetect(),
 	}
 }

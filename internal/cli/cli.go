@@ -73,10 +73,7 @@ func commands() []*command {
 	return []*command{
 		upCommand(),
 		collectCommand(),
-		pending("detect", "Run the detector: rules, correlations and behaviours over the event topics",
-			"detector", 5,
-			"Consumes vigil.access.v1 and vigil.device.v1 as a consumer group, evaluates the Sigma-compatible\n"+
-				"rule pack and the built-in behaviours, and produces alerts to vigil.alerts.v1."),
+		detectCommand(),
 		sinkCommand(),
 		storeCommand(),
 		pending("notify", "Run the notifier: incidents, obligations, notices and regulator reports",

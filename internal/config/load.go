@@ -142,6 +142,9 @@ func Validate(v any) error {
 	return nil
 }
 
+// timeType is time.Time: a struct, but a scalar in YAML (RFC 3339).
+var timeType = reflect.TypeFor[time.Time]()
+
 func validateValue(v reflect.Value, path string, probs *[]Problem) {
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
@@ -292,7 +295,7 @@ func decodeNode(v reflect.Value, n *yaml.Node, path, file string, probs *[]Probl
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return
 	}
-	if reflect.PointerTo(v.Type()).Implements(textUnmarshalerType) && v.Kind() != reflect.Struct {
+	if reflect.PointerTo(v.Type()).Implements(textUnmarshalerType) && (v.Kind() != reflect.Struct || v.Type() == timeType) {
 		if n.Kind != yaml.ScalarNode {
 			*probs = append(*probs, Problem{Key: path, Origin: origin(file, n), Reason: "wrong type: want a scalar, got " + kindName(n)})
 			return
