@@ -82,7 +82,7 @@ func TestRunUsage(t *testing.T) {
 		{name: "collect --help", args: []string{"collect", "--help"}, code: ExitOK, stdout: "refuses to start without one"},
 		{name: "collect --hash-token", args: []string{"collect", "--hash-token", "abc"}, code: ExitOK, stdout: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"},
 		{name: "detect nothing configured", args: []string{"detect"}, code: ExitUsage,
-			stderr: "bus.brokers: required: the Kafka brokers to consume from and produce to\n  detect.rules: required"},
+			stderr: "bus.brokers: required: the Kafka brokers to consume from and produce to\n"},
 		{name: "detect --help", args: []string{"detect", "--help"}, code: ExitOK, stdout: "How state survives restarts and rebalances"},
 		{name: "sink nothing configured", args: []string{"sink"}, code: ExitUsage,
 			stderr: "bus.brokers: required: the Kafka brokers to consume from\n  clickhouse.addr: required"},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-audit/vigil/detector"
 	"github.com/vigil-audit/vigil/detector/behave"
+	"github.com/vigil-audit/vigil/detector/rules"
 	"github.com/vigil-audit/vigil/detector/runner"
 	"github.com/vigil-audit/vigil/detector/sigma"
 	"github.com/vigil-audit/vigil/internal/bus"
@@ -31,8 +32,9 @@ const DefaultRulesDir = "detector/rules"
 // commits, detector options).
 type DetectConfig struct {
 	// Rules is the directory of rule files (*.yml, *.yaml, read
-	// recursively). Empty means the shipped pack, DefaultRulesDir, if it
-	// exists; otherwise it is required.
+	// recursively). Empty means the shipped pack: DefaultRulesDir if it
+	// exists in the working directory, else the copy built into the
+	// binary.
 	Rules string `yaml:"rules"`
 	// TimeZones maps an org to its IANA time zone ("Asia/Shanghai"): the
 	// rules' time modifiers (hour, day, …) and the off_hours behaviour
@@ -155,7 +157,7 @@ their test cases first with 'vigil rules test DIR'. /metrics and
 every metric).
 
 Configuration (YAML file, VIGIL_* env or flags):
-  detect.rules               rule directory (default: ./detector/rules if present)
+  detect.rules               rule directory (default: ./detector/rules if present, else the pack built into the binary)
   detect.group               consumer group (default vigil-detector)
   detect.time_zones          org: IANA zone, for hour/day modifiers and off_hours
   detect.default_time_zone   zone of other orgs (default UTC)
@@ -194,11 +196,12 @@ with detect.yml:
 			} else {
 				ps = append(ps, validateBus(cfg.Bus)...)
 			}
+			builtIn := false
 			if cfg.Detect.Rules == "" {
 				if st, err := os.Stat(DefaultRulesDir); err == nil && st.IsDir() {
 					cfg.Detect.Rules = DefaultRulesDir
 				} else {
-					ps = append(ps, config.Problem{Key: "detect.rules", Reason: "required: the directory of rule files (the shipped pack " + DefaultRulesDir + " is not in the working directory)"})
+					builtIn = true // the pack embedded in the binary
 				}
 			}
 			ps = append(ps, cfg.Detect.problems()...)
@@ -206,7 +209,14 @@ with detect.yml:
 				fmt.Fprintf(c.stderr(), "vigil detect: %v\n", &config.Error{Problems: ps})
 				return ExitUsage
 			}
-			set, err := sigma.LoadDir(cfg.Detect.Rules, cfg.Detect.sigmaOptions())
+			var set *sigma.Set
+			var err error
+			if builtIn {
+				cfg.Detect.Rules = "the built-in pack"
+				set, err = sigma.LoadFS(rules.FS, cfg.Detect.sigmaOptions())
+			} else {
+				set, err = sigma.LoadDir(cfg.Detect.Rules, cfg.Detect.sigmaOptions())
+			}
 			if err != nil {
 				var le *sigma.LoadError
 				if errors.As(err, &le) {

@@ -144,3 +144,42 @@ func httpGet(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// Without detect.rules and without ./detector/rules, vigil detect runs the
+// pack built into the binary.
+func TestDetectBuiltInPack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := bus.StartEmbedded(ctx, bus.EmbeddedConfig{Listen: "127.0.0.1:0", NoSync: true, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	rctx, stop := context.WithCancel(ctx)
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(rctx, []string{"detect", "--listen", "127.0.0.1:0", "--group", "cli-builtin"},
+			Env{Stdout: &out, Stderr: &errb, Environ: []string{"VIGIL_BUS_BROKERS=" + e.Addr()}})
+	}()
+	banner := regexp.MustCompile(`(\d+) rules and (\d+) correlations from the built-in pack`)
+	for deadline := time.Now().Add(20 * time.Second); banner.FindString(out.String()) == ""; {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("no banner\nstdout: %s\nstderr: %s", out.String(), errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m := banner.FindStringSubmatch(out.String()); m[1] == "0" || m[2] == "0" {
+		t.Errorf("banner: %s", out.String())
+	}
+	stop()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("exit %d\nstderr: %s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("vigil detect did not stop")
+	}
+}
