@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vigil-audit/vigil/internal/bus"
+	"github.com/vigil-audit/vigil/internal/event"
 )
 
 // syncBuffer is a bytes.Buffer safe for a command writing while a test reads.
@@ -105,7 +106,6 @@ func TestRunUsage(t *testing.T) {
 		{name: "report id without key", args: []string{"report", "subject", "--id", "P-1", "--from", "2026-01-01", "--data", filepath.Join(dir, "nope")}, code: ExitUsage, stderr: "pseudonymisation key (needed to turn --id or --actor into a token"},
 		{name: "verify not built", args: []string{"verify"}, code: ExitNotBuilt, stderr: "not built yet"},
 		{name: "simulate without a destination", args: []string{"simulate"}, code: ExitUsage, stderr: "give exactly one destination"},
-		{name: "up --demo not built", args: []string{"up", "--demo"}, code: ExitNotBuilt, stderr: "--demo is not built yet"},
 		{name: "up extra arg", args: []string{"up", "now"}, code: ExitUsage, stderr: `takes no arguments, got ["now"]`},
 		{name: "up bad config file", args: []string{"up", "--config", badCfg}, code: ExitUsage,
 			stderr: "bad.yml:2: http.listn: unknown key (did you mean \"listen\"?)\n  log.level: \"loud\" is not one of debug|info|warn|error"},
@@ -277,13 +277,13 @@ var upAddrs = regexp.MustCompile(`HTTP:   http://([^/]+)/[\s\S]*Kafka:  (\S+)`)
 
 // startUp runs `vigil up` in the background and returns its addresses and a
 // function that stops it and returns its exit status.
-func startUp(t *testing.T, data string) (httpAddr, kafkaAddr, stdout string, stop func() int) {
+func startUp(t *testing.T, data string, extra ...string) (httpAddr, kafkaAddr, stdout string, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"up", "--data", data, "--listen", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0"},
+		done <- Run(ctx, append([]string{"up", "--data", data, "--listen", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0"}, extra...),
 			Env{Stdout: &out, Stderr: &errb})
 	}()
 	deadline := time.Now().Add(20 * time.Second)
@@ -351,5 +351,43 @@ func TestHelpPrintedOnce(t *testing.T) {
 	code, out, errOut = run(t, nil, "tail", "--nope")
 	if code != ExitUsage || out != "" || strings.Count(errOut, "Usage: vigil tail") != 1 || !strings.HasPrefix(errOut, "flag provided but not defined: -nope\n") {
 		t.Errorf("bad flag: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestUpDemo: a fresh data folder with --demo shows alerts within a minute
+// (the simulator's first incidents start after 10 s) and lists the injected
+// incidents in DATA/demo-labels.jsonl.
+func TestUpDemo(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	_, kafkaAddr, stdout, stop := startUp(t, data, "--demo")
+	defer stop()
+	if !strings.Contains(stdout, "Alerts: vigil tail") {
+		t.Errorf("banner lacks the alerts hint:\n%s", stdout)
+	}
+	var alert event.Alert
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		code, out, _ := run(t, nil, "tail", "--brokers", kafkaAddr, "--from", "first", "--max", "1", "--idle", "2s", "vigil.alerts.v1")
+		if code == ExitOK && strings.TrimSpace(out) != "" {
+			if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &alert); err != nil {
+				t.Fatalf("alert record %q: %v", out, err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no alert within 90 s of a fresh --demo start")
+		}
+		time.Sleep(time.Second)
+	}
+	if alert.AlertID == "" || alert.RuleID == "" || alert.Explanation == "" || len(alert.Evidence) == 0 {
+		t.Errorf("alert = %+v", alert)
+	}
+	if code := stop(); code != ExitOK {
+		t.Errorf("up --demo exited %d", code)
+	}
+	// Labels are written when an incident ends, or as partial ones when
+	// the simulator stops.
+	labels, err := os.ReadFile(filepath.Join(data, "demo-labels.jsonl"))
+	if err != nil || !strings.Contains(string(labels), `"kind"`) {
+		t.Errorf("demo labels: %v %q", err, labels)
 	}
 }

@@ -7,14 +7,24 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-audit/vigil/collector"
 	"github.com/vigil-audit/vigil/collector/pseudo"
+	"github.com/vigil-audit/vigil/detector"
+	"github.com/vigil-audit/vigil/detector/behave"
+	"github.com/vigil-audit/vigil/detector/rules"
+	"github.com/vigil-audit/vigil/detector/runner"
+	"github.com/vigil-audit/vigil/detector/sigma"
+	"github.com/vigil-audit/vigil/detector/simulate"
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/config"
 	"github.com/vigil-audit/vigil/internal/store/sink"
@@ -50,13 +60,20 @@ DATA/store.db, as 'vigil sink' writes ClickHouse in production; reports read
 it while up runs:
   vigil report subject --data DATA --id P-123 --from 2026-11-01
 
-Built so far: the embedded broker with every Vigil topic, the collector (HTTP
-ingest, plus syslog and files when configured), the sink and embedded store,
-/metrics and /healthz. The detector and notifier join as their issues land;
---demo (the traffic simulator) needs the detector and is refused until then.`,
+The detector runs on the embedded broker as 'vigil detect' does on Kafka:
+the rule pack built into the binary (or detect.rules) and the built-in
+behaviours; alerts go to vigil.alerts.v1 and into the store.
+
+--demo also runs the traffic simulator against this collector: four
+hospitals at about 5 events/s with one labelled incident of each kind in the
+first minute, then about two per kind an hour; the incidents are listed in
+DATA/demo-labels.jsonl. Alerts show within a minute:
+  vigil tail --brokers 127.0.0.1:9092 --from first vigil.alerts.v1
+
+Not built yet: the notifier (incidents and notices) and the console.`,
 		flags: func(fs *flagSet) {
 			fs.configFlags()
-			fs.fs.BoolVar(&demo, "demo", false, "also run the traffic simulator with labelled anomalies (not built yet)")
+			fs.fs.BoolVar(&demo, "demo", false, "also run the traffic simulator: a small population with labelled incidents, sent to this collector")
 			fs.key("listen", "http.listen", "HTTP `address` for ingest, console, /metrics and /healthz")
 			fs.key("kafka-listen", "embedded.kafka_listen", "`address` of the embedded Kafka-protocol broker")
 			fs.key("data", "data", "data `folder` for the embedded broker and store")
@@ -66,19 +83,16 @@ ingest, plus syslog and files when configured), the sink and embedded store,
 			if len(c.args) > 0 {
 				return c.fail(ExitUsage, "takes no arguments, got %q", c.args)
 			}
-			if demo {
-				return c.fail(ExitNotBuilt, "--demo is not built yet: the traffic simulator needs the collector (issue 3) and detector (issue 5); run 'vigil up' without --demo")
-			}
 			cfg := defaultConfig()
 			if !c.fs.load(c, cfg) {
 				return ExitUsage
 			}
-			return runUp(ctx, c, cfg)
+			return runUp(ctx, c, cfg, demo)
 		},
 	}
 }
 
-func runUp(ctx context.Context, c *invocation, cfg *Config) int {
+func runUp(ctx context.Context, c *invocation, cfg *Config, demo bool) int {
 	log, err := telemetry.NewLogger(cfg.Log, c.stderr())
 	if err != nil {
 		return c.fail(ExitUsage, "%v", err)
@@ -177,6 +191,56 @@ func runUp(ctx context.Context, c *invocation, cfg *Config) int {
 		log.Info("sink stopped")
 	}()
 
+	// The detector, on the embedded broker as 'vigil detect' runs on
+	// Kafka; with --demo the simulator's orgs bring their time zones.
+	var sim *simulate.Simulator
+	scfg := simulate.DemoConfig(uint64(time.Now().UnixNano()))
+	if demo {
+		scfg.Key = key
+		scfg.Logger = log.With("stage", "simulate")
+		if sim, err = simulate.New(scfg); err != nil {
+			return c.fail(ExitFailure, "%v", err)
+		}
+		if cfg.Detect.TimeZones == nil {
+			cfg.Detect.TimeZones = map[string]string{}
+		}
+		for org, loc := range sim.TimeZones() {
+			if _, ok := cfg.Detect.TimeZones[org]; !ok {
+				cfg.Detect.TimeZones[org] = loc.String()
+			}
+		}
+	}
+	det, detDone, code := startUpDetector(c, cfg, busCfg, reg, log)
+	if det == nil {
+		return code
+	}
+	defer func() {
+		// After the collector drained (deferred calls run in reverse):
+		// the detector produces its last alerts and snapshots, then the
+		// sink stores them.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		log.Info("stopping detector")
+		if err := det.Shutdown(sctx); err != nil {
+			log.Warn("detector did not stop cleanly", "err", err)
+		}
+		if err := <-detDone; err != nil {
+			log.Error("detector stopped with an error", "err", err)
+		}
+		log.Info("detector stopped")
+	}()
+
+	var demoDone <-chan struct{}
+	defer func() {
+		if demoDone != nil {
+			select { // the simulator writes its last labels
+			case <-demoDone:
+			case <-time.After(10 * time.Second):
+				log.Warn("demo simulator did not stop within 10s")
+			}
+		}
+	}()
+
 	index := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -184,10 +248,14 @@ func runUp(ctx context.Context, c *invocation, cfg *Config) int {
 		})
 	}
 	return serveCollector(ctx, c, cfg, busCfg, col, reg, log, index, func(addr net.Addr) {
-		fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (ingest /v1/access and /v1/device, /healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\n  Store:  %s (try: vigil report subject --data %s --token p_… --from 2026-01-01)\nPress Ctrl-C to stop.\n",
-			addr, broker.Addr(), broker.Addr(), cfg.Data, storePath, cfg.Data)
+		fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (ingest /v1/access and /v1/device, /healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\n  Store:  %s (try: vigil report subject --data %s --token p_… --from 2026-01-01)\n  Alerts: vigil tail --brokers %s --from first vigil.alerts.v1\nPress Ctrl-C to stop.\n",
+			addr, broker.Addr(), broker.Addr(), cfg.Data, storePath, cfg.Data, broker.Addr())
 		log.Info("vigil up", "http", addr.String(), "kafka", broker.Addr(), "store", storePath)
-	}, telemetry.Check{Name: "sink", Fn: func(context.Context) error { return sk.Ready() }})
+		if sim != nil {
+			demoDone = startDemo(ctx, c, cfg, sim, scfg.Rate, "http://"+addr.String(), token, log)
+		}
+	}, telemetry.Check{Name: "sink", Fn: func(context.Context) error { return sk.Ready() }},
+		telemetry.Check{Name: "detector", Fn: func(context.Context) error { return det.Ready() }})
 }
 
 // ingestToken returns the configured token, or the one saved in the data
@@ -224,4 +292,84 @@ func ingestToken(cfg *Config) (token string, generated bool, err error) {
 		return "", false, fmt.Errorf("save ingest token in %s: %w", path, err)
 	}
 	return token, true, nil
+}
+
+// startUpDetector starts the detector of `vigil up` on the embedded broker
+// with detect.rules or the built-in pack. It returns the runner and a
+// channel that gets Run's result, or nil and the exit status after
+// printing the problem.
+func startUpDetector(c *invocation, cfg *Config, busCfg bus.Config, reg prometheus.Registerer, log *slog.Logger) (*runner.Runner, <-chan error, int) {
+	if ps := cfg.Detect.problems(); len(ps) > 0 {
+		fmt.Fprintf(c.stderr(), "vigil up: %v\n", &config.Error{Problems: ps})
+		return nil, nil, ExitUsage
+	}
+	var set *sigma.Set
+	var err error
+	if cfg.Detect.Rules == "" {
+		set, err = sigma.LoadFS(rules.FS, cfg.Detect.sigmaOptions())
+	} else {
+		set, err = sigma.LoadDir(cfg.Detect.Rules, cfg.Detect.sigmaOptions())
+	}
+	if err != nil {
+		return nil, nil, c.fail(ExitUsage, "detect.rules: %v", err)
+	}
+	bcfg := cfg.Detect.behaviours()
+	det, err := runner.New(cfg.Detect.Config, busCfg, set, runner.WithLogger(log.With("stage", "detect")),
+		runner.WithRegisterer(reg),
+		runner.WithBehaviours(func() ([]detector.Behaviour, error) { return behave.New(bcfg) }))
+	if err != nil {
+		return nil, nil, c.fail(ExitUsage, "%v", err)
+	}
+	done := make(chan error, 1)
+	// Its own context: it stops through Shutdown, after the collector.
+	go func() { done <- det.Run(context.Background()) }()
+	log.Info("detector started", "rules", len(set.Rules), "correlations", len(set.Correlations))
+	return det, done, ExitOK
+}
+
+// startDemo runs the simulator against this process's collector until ctx
+// ends, with the incidents it injects listed in DATA/demo-labels.jsonl.
+func startDemo(ctx context.Context, c *invocation, cfg *Config, sim *simulate.Simulator, rate float64, url, token string, log *slog.Logger) <-chan struct{} {
+	labelsPath := filepath.Join(cfg.Data, "demo-labels.jsonl")
+	f, err := os.OpenFile(labelsPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		log.Error("demo: cannot write the labels file; the simulator does not run", "path", labelsPath, "err", err)
+		return nil
+	}
+	hs, err := simulate.NewHTTPSink(simulate.HTTPConfig{URL: url, Token: token, Logger: log.With("stage", "simulate")})
+	if err != nil {
+		f.Close()
+		log.Error("demo: the simulator does not run", "err", err)
+		return nil
+	}
+	ws := labelFlusher{simulate.NewWriterSink(nil, nil, f)}
+	fmt.Fprintf(c.stdout(), "Demo: simulating %d hospitals at about %g events/s into this collector; one incident of each kind\n"+
+		"  starts within a minute (VIP snooping, bulk export, off-hours browsing, …), then about two per kind an hour.\n"+
+		"  The injected incidents are listed in %s; alerts appear on vigil.alerts.v1 and in the store.\n",
+		len(sim.Orgs()), rate, labelsPath)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := sim.Run(ctx, simulate.Tee(hs, ws))
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = ws.Flush(cctx)
+		f.Close()
+		_ = hs.Close(cctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("demo simulator stopped", "err", err)
+		}
+	}()
+	return done
+}
+
+// labelFlusher writes each label through at once, so the labels file is
+// current while the demo runs.
+type labelFlusher struct{ *simulate.WriterSink }
+
+func (l labelFlusher) Label(ctx context.Context, lb *simulate.Label) error {
+	if err := l.WriterSink.Label(ctx, lb); err != nil {
+		return err
+	}
+	return l.WriterSink.Flush(ctx)
 }
