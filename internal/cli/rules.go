@@ -22,11 +22,12 @@ func rulesCommand() *command {
 	var (
 		runExpr string
 		verbose bool
+		bf      backfillFlags
 	)
 	return &command{
 		name:    "rules",
-		summary: "Check detection rules: run their test cases, list them",
-		usage:   "test|list [--run REGEX] [-v] [DIR|FILE]",
+		summary: "Check detection rules: run their test cases, list them, backfill them over past events",
+		usage:   "test|list [--run REGEX] [-v] [DIR|FILE] | backfill RULES --from TIME [--to TIME] [--emit]",
 		help: `vigil rules test [DIR|FILE]
     Loads the rules and runs every rule's test cases (the "tests" key: events
     that must and must not match), printing one line per rule — ok, FAIL, or
@@ -59,14 +60,20 @@ Examples:
   vigil rules test ./my-rules/                  # your own rules
   vigil rules test -v --run 'vigil-access-00[1-4]' detector/rules
   vigil rules test site/vip.yml                 # one file
-  vigil rules list --run device`,
+  vigil rules list --run device
+
+` + backfillHelp,
 		flags: func(fs *flagSet) {
 			fs.fs.StringVar(&runExpr, "run", "", "only the rules whose id, name or title match this `REGEX`")
 			fs.fs.BoolVar(&verbose, "v", false, "test: list the passing cases too")
+			bf.register(fs)
 		},
 		run: func(ctx context.Context, c *invocation) int {
+			if len(c.args) > 0 && c.args[0] == "backfill" {
+				return rulesBackfill(ctx, c, &bf)
+			}
 			if len(c.args) == 0 || (c.args[0] != "test" && c.args[0] != "list") {
-				return c.fail(ExitUsage, "want an action, test or list (see vigil rules --help)")
+				return c.fail(ExitUsage, "want an action, test, list or backfill (see vigil rules --help)")
 			}
 			action := c.args[0]
 			if len(c.args) > 2 {
