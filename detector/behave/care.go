@@ -171,48 +171,22 @@ func (b *care) Advance(w time.Time) {
 }
 
 func (b *care) MarshalState() ([]byte, error) {
-	w := newWbuf(b.Name())
-	w.i(b.lastSweep)
-	w.u(uint64(b.grants.len()))
-	b.grants.each(func(k key, touched int64, a *careActor) {
-		w.key(k)
-		w.i(touched)
+	return marshalTable(b.Name(), b.lastSweep, b.grants, func(w *wbuf, a *careActor) {
 		w.u(uint64(len(a.grants)))
 		for _, g := range a.grants {
 			w.h(g.subj)
 			w.i(g.at)
 		}
-	})
-	return w.b, nil
+	}), nil
 }
 
 func (b *care) UnmarshalState(data []byte) error {
-	b.grants.clear()
-	b.lastSweep = noHour
-	if data == nil {
-		return nil
-	}
-	r := newRbuf(data, b.Name())
-	b.lastSweep = r.i()
-	n := r.n(len(r.b))
-	for range n {
-		k := r.key()
-		touched := r.i()
-		if r.err != nil {
-			break
-		}
-		a, _ := b.grants.get(k, touched)
+	return unmarshalTable(data, b.Name(), &b.lastSweep, b.grants, func(r *rbuf, a *careActor) {
 		m := r.n(maxGrants)
 		for range m {
 			a.grants = append(a.grants, grant{r.h(), r.i()})
 		}
-	}
-	if err := r.done(); err != nil {
-		b.grants.clear()
-		b.lastSweep = noHour
-		return fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	return nil
+	})
 }
 
 // breakGlass is the break_glass_burst behaviour.
@@ -374,41 +348,15 @@ func readBG(r *rbuf, dst []bgEvent) []bgEvent {
 }
 
 func (b *breakGlass) MarshalState() ([]byte, error) {
-	w := newWbuf(b.Name())
-	w.i(b.lastSweep)
-	w.u(uint64(b.actors.len()))
-	b.actors.each(func(k key, touched int64, a *bgActor) {
-		w.key(k)
-		w.i(touched)
+	return marshalTable(b.Name(), b.lastSweep, b.actors, func(w *wbuf, a *bgActor) {
 		writeBG(w, a.recent)
 		writeBG(w, a.subjects)
-	})
-	return w.b, nil
+	}), nil
 }
 
 func (b *breakGlass) UnmarshalState(data []byte) error {
-	b.actors.clear()
-	b.lastSweep = noHour
-	if data == nil {
-		return nil
-	}
-	r := newRbuf(data, b.Name())
-	b.lastSweep = r.i()
-	n := r.n(len(r.b))
-	for range n {
-		k := r.key()
-		touched := r.i()
-		if r.err != nil {
-			break
-		}
-		a, _ := b.actors.get(k, touched)
+	return unmarshalTable(data, b.Name(), &b.lastSweep, b.actors, func(r *rbuf, a *bgActor) {
 		a.recent = readBG(r, a.recent)
 		a.subjects = readBG(r, a.subjects)
-	}
-	if err := r.done(); err != nil {
-		b.actors.clear()
-		b.lastSweep = noHour
-		return fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	return nil
+	})
 }

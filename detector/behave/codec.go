@@ -166,3 +166,47 @@ func (r *rbuf) done() error {
 	}
 	return r.err
 }
+
+// marshalTable writes the state shape most behaviours share: the hour of
+// the last sweep, then each entry of t (key, touch time) followed by what
+// body writes of its value.
+func marshalTable[V any](name string, lastSweep int64, t *table[key, V], body func(w *wbuf, v *V)) []byte {
+	w := newWbuf(name)
+	w.i(lastSweep)
+	w.u(uint64(t.len()))
+	t.each(func(k key, touched int64, v *V) {
+		w.key(k)
+		w.i(touched)
+		body(w, v)
+	})
+	return w.b
+}
+
+// unmarshalTable restores what marshalTable wrote into t and *lastSweep,
+// body reading each value. nil data resets to a fresh state; bad data is
+// refused and also leaves a fresh state.
+func unmarshalTable[V any](data []byte, name string, lastSweep *int64, t *table[key, V], body func(r *rbuf, v *V)) error {
+	t.clear()
+	*lastSweep = noHour
+	if data == nil {
+		return nil
+	}
+	r := newRbuf(data, name)
+	*lastSweep = r.i()
+	n := r.n(len(r.b))
+	for range n {
+		k := r.key()
+		touched := r.i()
+		if r.err != nil {
+			break
+		}
+		v, _ := t.get(k, touched)
+		body(r, v)
+	}
+	if err := r.done(); err != nil {
+		t.clear()
+		*lastSweep = noHour
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}

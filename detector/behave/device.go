@@ -197,12 +197,7 @@ func (b *manyAccounts) Advance(w time.Time) {
 }
 
 func (b *manyAccounts) MarshalState() ([]byte, error) {
-	w := newWbuf(b.Name())
-	w.i(b.lastSweep)
-	w.u(uint64(b.devices.len()))
-	b.devices.each(func(k key, touched int64, d *devAccounts) {
-		w.key(k)
-		w.i(touched)
+	return marshalTable(b.Name(), b.lastSweep, b.devices, func(w *wbuf, d *devAccounts) {
 		w.u(uint64(len(d.accounts)))
 		for _, a := range d.accounts {
 			w.i(a.at)
@@ -211,39 +206,18 @@ func (b *manyAccounts) MarshalState() ([]byte, error) {
 			w.s(a.id)
 			w.bool(a.covered)
 		}
-	})
-	return w.b, nil
+	}), nil
 }
 
 func (b *manyAccounts) UnmarshalState(data []byte) error {
-	b.devices.clear()
-	b.lastSweep = noHour
-	if data == nil {
-		return nil
-	}
-	r := newRbuf(data, b.Name())
-	b.lastSweep = r.i()
-	n := r.n(len(r.b))
-	for range n {
-		k := r.key()
-		touched := r.i()
-		if r.err != nil {
-			break
-		}
-		d, _ := b.devices.get(k, touched)
+	return unmarshalTable(data, b.Name(), &b.lastSweep, b.devices, func(r *rbuf, d *devAccounts) {
 		m := r.n(maxBurst + 1)
 		for range m {
 			a := devAccount{at: r.i(), last: r.i(), account: r.s(), id: r.s(), covered: r.bool()}
 			a.h = hashString(a.account)
 			d.accounts = append(d.accounts, a)
 		}
-	}
-	if err := r.done(); err != nil {
-		b.devices.clear()
-		b.lastSweep = noHour
-		return fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	return nil
+	})
 }
 
 // ---- face_verify_failures ----------------------------------------------------

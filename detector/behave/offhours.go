@@ -192,38 +192,18 @@ func (b *offHours) Advance(w time.Time) {
 }
 
 func (b *offHours) MarshalState() ([]byte, error) {
-	w := newWbuf(b.Name())
-	w.i(b.lastSweep)
-	w.u(uint64(b.actors.len()))
-	b.actors.each(func(k key, touched int64, a *ohActor) {
-		w.key(k)
-		w.i(touched)
+	return marshalTable(b.Name(), b.lastSweep, b.actors, func(w *wbuf, a *ohActor) {
 		for _, c := range a.hist {
 			w.u(uint64(c))
 		}
 		w.u(uint64(a.days))
 		w.i(a.lastDay)
 		writeBG(w, a.recent)
-	})
-	return w.b, nil
+	}), nil
 }
 
 func (b *offHours) UnmarshalState(data []byte) error {
-	b.actors.clear()
-	b.lastSweep = noHour
-	if data == nil {
-		return nil
-	}
-	r := newRbuf(data, b.Name())
-	b.lastSweep = r.i()
-	n := r.n(len(r.b))
-	for range n {
-		k := r.key()
-		touched := r.i()
-		if r.err != nil {
-			break
-		}
-		a, _ := b.actors.get(k, touched)
+	return unmarshalTable(data, b.Name(), &b.lastSweep, b.actors, func(r *rbuf, a *ohActor) {
 		for i := range a.hist {
 			a.hist[i] = uint16(r.n(math.MaxUint16))
 			a.total += uint32(a.hist[i])
@@ -231,11 +211,5 @@ func (b *offHours) UnmarshalState(data []byte) error {
 		a.days = uint32(r.n(math.MaxUint32))
 		a.lastDay = r.i()
 		a.recent = readBG(r, a.recent)
-	}
-	if err := r.done(); err != nil {
-		b.actors.clear()
-		b.lastSweep = noHour
-		return fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	return nil
+	})
 }
