@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/config"
 	"github.com/vigil-audit/vigil/internal/event"
 )
@@ -96,13 +94,13 @@ type SourceConfig struct {
 
 // Sources authenticates senders by bearer token.
 type Sources struct {
-	byHash map[[sha256.Size]byte]SourceConfig
+	tokens *auth.Tokens[SourceConfig]
 }
 
 // NewSources checks the configured sources and indexes them by token hash.
 func NewSources(cfgs []SourceConfig) (*Sources, error) {
 	var ps []config.Problem
-	s := &Sources{byHash: map[[sha256.Size]byte]SourceConfig{}}
+	s := &Sources{tokens: auth.NewTokens[SourceConfig]()}
 	names := map[string]bool{}
 	for i, c := range cfgs {
 		key := fmt.Sprintf("sources[%d]", i)
@@ -112,22 +110,18 @@ func NewSources(cfgs []SourceConfig) (*Sources, error) {
 			ps = append(ps, config.Problem{Key: key + ".name", Reason: fmt.Sprintf("%q is already used by another source", c.Name)})
 		}
 		names[c.Name] = true
-		h, err := hex.DecodeString(c.TokenSHA256)
-		if err != nil || len(h) != sha256.Size {
-			ps = append(ps, config.Problem{Key: key + ".token_sha256", Reason: "must be 64 hex digits: the SHA-256 of the token, not the token"})
-			continue
-		}
-		var k [sha256.Size]byte
-		copy(k[:], h)
-		if _, dup := s.byHash[k]; dup {
-			ps = append(ps, config.Problem{Key: key + ".token_sha256", Reason: "the same token is configured for another source"})
+		if err := s.tokens.Add(c.TokenSHA256, c); err != nil {
+			reason := err.Error()
+			if errors.Is(err, auth.ErrDuplicate) {
+				reason = "the same token is configured for another source"
+			}
+			ps = append(ps, config.Problem{Key: key + ".token_sha256", Reason: reason})
 		}
 		for j, kind := range c.Kinds {
 			if !Kind(kind).Valid() {
 				ps = append(ps, config.Problem{Key: fmt.Sprintf("%s.kinds[%d]", key, j), Reason: fmt.Sprintf("%q is not one of access|device", kind)})
 			}
 		}
-		s.byHash[k] = c
 	}
 	if len(ps) > 0 {
 		return nil, &config.Error{Problems: ps}
@@ -148,23 +142,7 @@ func checkSourceName(name string) string {
 }
 
 // HashToken returns the hex SHA-256 of a token, as SourceConfig wants it.
-func HashToken(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
-}
-
-// authenticate returns the source of a token. The lookup is by hash, so
-// the time it takes says nothing about how close a guess was.
-func (s *Sources) authenticate(token string) (SourceConfig, bool) {
-	h := sha256.Sum256([]byte(token))
-	c, ok := s.byHash[h]
-	if !ok {
-		return SourceConfig{}, false
-	}
-	// Defence in depth: compare the full hash in constant time.
-	want, _ := hex.DecodeString(c.TokenSHA256)
-	return c, subtle.ConstantTimeCompare(want, h[:]) == 1
-}
+func HashToken(token string) string { return auth.Hash(token) }
 
 func (c SourceConfig) allows(k Kind) bool {
 	return len(c.Kinds) == 0 || slices.Contains(c.Kinds, string(k))
@@ -289,15 +267,11 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *HTTPHandler) auth(r *http.Request, kind Kind) (SourceConfig, int, string) {
-	hdr := r.Header.Get("Authorization")
-	if hdr == "" {
-		return SourceConfig{}, http.StatusUnauthorized, "missing Authorization header: send Authorization: Bearer <token>"
+	token, problem := auth.Bearer(r)
+	if problem != "" {
+		return SourceConfig{}, http.StatusUnauthorized, problem
 	}
-	scheme, token, ok := strings.Cut(hdr, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return SourceConfig{}, http.StatusUnauthorized, "malformed Authorization header: want Bearer <token>"
-	}
-	src, ok := h.sources.authenticate(strings.TrimSpace(token))
+	src, ok := h.sources.tokens.Lookup(token)
 	if !ok {
 		return SourceConfig{}, http.StatusUnauthorized, "unknown bearer token"
 	}
