@@ -3,12 +3,9 @@ package delivery
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/event"
@@ -24,37 +21,23 @@ type Journal interface {
 
 // KafkaJournal keeps notice records on a topic, keyed by notice id.
 type KafkaJournal struct {
-	cfg   bus.Config
-	topic string
-	w     *bus.Writer
+	log *bus.JSONLog[event.Notice]
 }
 
 // NewKafkaJournal returns a journal on topic (empty: bus.TopicNotices) of
 // the brokers of cfg. Close it when done.
 func NewKafkaJournal(cfg bus.Config, topic string) (*KafkaJournal, error) {
-	topic = cmp.Or(topic, bus.TopicNotices)
-	w, err := bus.NewWriter(cfg, topic)
+	l, err := bus.NewJSONLog(cfg, cmp.Or(topic, bus.TopicNotices), func(n *event.Notice) string { return n.NoticeID })
 	if err != nil {
 		return nil, fmt.Errorf("notice journal: %w", err)
 	}
-	return &KafkaJournal{cfg: cfg, topic: topic, w: w}, nil
+	return &KafkaJournal{log: l}, nil
 }
 
 // Append implements Journal.
 func (j *KafkaJournal) Append(ctx context.Context, ns ...event.Notice) error {
-	if len(ns) == 0 {
-		return nil
-	}
-	msgs := make([]kafka.Message, len(ns))
-	for i := range ns {
-		v, err := json.Marshal(&ns[i])
-		if err != nil {
-			return fmt.Errorf("notice journal: encoding notice %s: %w", ns[i].NoticeID, err)
-		}
-		msgs[i] = kafka.Message{Key: []byte(ns[i].NoticeID), Value: v}
-	}
-	if err := j.w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("notice journal: recording %d notice states: %w", len(ns), err)
+	if err := j.log.Append(ctx, ns...); err != nil {
+		return fmt.Errorf("notice journal: %w", err)
 	}
 	return nil
 }
@@ -63,21 +46,14 @@ func (j *KafkaJournal) Append(ctx context.Context, ns ...event.Notice) error {
 // writer's mistake) is an error naming its partition and offset: the
 // ledger would otherwise forget a notice's state.
 func (j *KafkaJournal) Replay(ctx context.Context, fn func(event.Notice) error) error {
-	return bus.Scan(ctx, j.cfg, j.topic, func(m *kafka.Message) error {
-		var n event.Notice
-		if err := json.Unmarshal(m.Value, &n); err != nil {
-			return fmt.Errorf("notice journal: record %s[%d]@%d: %w", m.Topic, m.Partition, m.Offset, err)
-		}
-		if n.NoticeID == "" || n.NoticeID != string(m.Key) {
-			return fmt.Errorf("notice journal: record %s[%d]@%d: notice id %q does not match its key %q",
-				m.Topic, m.Partition, m.Offset, n.NoticeID, m.Key)
-		}
-		return fn(n)
-	})
+	if err := j.log.Replay(ctx, fn); err != nil {
+		return fmt.Errorf("notice journal: %w", err)
+	}
+	return nil
 }
 
 // Close closes the journal's writer.
-func (j *KafkaJournal) Close() error { return j.w.Close() }
+func (j *KafkaJournal) Close() error { return j.log.Close() }
 
 // MemoryJournal keeps records in memory. Fail, when set, makes Append fail
 // before the records are kept (to test failures).
