@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/event"
@@ -55,45 +53,5 @@ func (j *KafkaJournal) Replay(ctx context.Context, fn func(event.Notice) error) 
 // Close closes the journal's writer.
 func (j *KafkaJournal) Close() error { return j.log.Close() }
 
-// MemoryJournal keeps records in memory. Fail, when set, makes Append fail
-// before the records are kept (to test failures).
-type MemoryJournal struct {
-	mu      sync.Mutex
-	records []event.Notice
-	Fail    func(n event.Notice) error
-}
-
-// Append implements Journal.
-func (j *MemoryJournal) Append(_ context.Context, ns ...event.Notice) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.Fail != nil {
-		for _, n := range ns {
-			if err := j.Fail(n); err != nil {
-				return err
-			}
-		}
-	}
-	j.records = append(j.records, ns...)
-	return nil
-}
-
-// Replay implements Journal.
-func (j *MemoryJournal) Replay(_ context.Context, fn func(event.Notice) error) error {
-	j.mu.Lock()
-	recs := slices.Clone(j.records)
-	j.mu.Unlock()
-	for _, n := range recs {
-		if err := fn(n); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Records returns a copy of every record appended.
-func (j *MemoryJournal) Records() []event.Notice {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return slices.Clone(j.records)
-}
+// MemoryJournal keeps records in memory (bus.MemLog), for tests.
+type MemoryJournal = bus.MemLog[event.Notice]

@@ -170,7 +170,7 @@ func TestLedgerJournalFailureBeforeSend(t *testing.T) {
 	l := openLedger(t, j, Options{})
 	n, _ := l.Plan(ctx, testNotice(4))
 	_ = l.Approve(ctx, n.NoticeID)
-	j.Fail = func(event.Notice) error { return errors.New("broker unavailable") }
+	j.Fail = func(int, event.Notice) error { return errors.New("broker unavailable") }
 	_, err := l.Deliver(ctx, n.NoticeID, func(context.Context, event.Notice) (string, error) {
 		t.Fatal("sent without a durable intent")
 		return "", nil
@@ -211,8 +211,8 @@ func TestLedgerCrashAnywhere(t *testing.T) {
 				budget = 1 << 30 // let it finish
 			}
 			crashed := false
-			j.Fail = func(event.Notice) error {
-				if len(j.records) >= budget {
+			j.Fail = func(kept int, _ event.Notice) error {
+				if kept >= budget {
 					crashed = true
 					return errors.New("killed")
 				}
