@@ -49,9 +49,9 @@ func TestKafkaJournalSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := map[string]int{}
-	send := func(_ context.Context, n event.Notice) (string, error) {
+	send := func(_ context.Context, n event.Notice) (Receipt, error) {
 		sent[n.NoticeID]++
-		return "m-" + n.NoticeID, nil
+		return Receipt{MessageID: "m-" + n.NoticeID}, nil
 	}
 	for _, id := range ids[:3] {
 		if _, err := l.Deliver(ctx, id, send); err != nil {

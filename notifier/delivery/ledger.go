@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,9 +30,19 @@ var (
 	ErrFinal = errors.New("delivery: notice is final")
 )
 
-// SendFunc delivers one notice through its channel, with the notice id as
-// the channel's idempotency key, and returns the channel's message id.
-type SendFunc func(ctx context.Context, n event.Notice) (messageID string, err error)
+// SendFunc delivers one notice, with the notice id as the channel's
+// idempotency key, and says how it went out.
+type SendFunc func(ctx context.Context, n event.Notice) (Receipt, error)
+
+// Receipt is what a channel said when it accepted a notice.
+type Receipt struct {
+	// MessageID is the channel's id of the message (the SMTP Message-ID,
+	// the provider's id, the outbox file name).
+	MessageID string
+	// Channel is the channel that delivered it, when a fallback chose
+	// another than the notice's planned one; empty means the planned one.
+	Channel event.Channel
+}
 
 // Options tune a Ledger. The zero value is usable.
 type Options struct {
@@ -260,13 +271,14 @@ func (l *Ledger) Deliver(ctx context.Context, id string, send SendFunc) (event.N
 		l.m.resends.Inc()
 	}
 
-	msgID, sendErr := send(ctx, n)
+	rcpt, sendErr := send(ctx, n)
 	// The outcome must be recorded whatever happened to ctx: a sent notice
 	// left "sending" would be sent again after a restart.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if sendErr == nil {
-		n.State, n.SentAt, n.MessageID, n.LastError = event.NoticeSent, event.NewTimestamp(l.opts.Now()), msgID, ""
+		n.State, n.SentAt, n.MessageID, n.LastError = event.NoticeSent, event.NewTimestamp(l.opts.Now()), rcpt.MessageID, ""
+		n.Channel = cmp.Or(rcpt.Channel, n.Channel)
 		return n, l.record(rctx, n)
 	}
 	n.LastError = sendErr.Error()

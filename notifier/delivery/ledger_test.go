@@ -69,7 +69,7 @@ func TestLedgerLifecycle(t *testing.T) {
 	}
 
 	sends := 0
-	ok := func(context.Context, event.Notice) (string, error) { sends++; return "<" + wantID + "@vigil>", nil }
+	ok := func(context.Context, event.Notice) (Receipt, error) { sends++; return Receipt{MessageID: "<" + wantID + "@vigil>"}, nil }
 	if _, err := l.Deliver(ctx, wantID, ok); !errors.Is(err, ErrNotApproved) {
 		t.Fatalf("deliver before approval: %v, want ErrNotApproved", err)
 	}
@@ -118,10 +118,10 @@ func TestLedgerFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			calls := 0
-			send := func(context.Context, event.Notice) (string, error) {
+			send := func(context.Context, event.Notice) (Receipt, error) {
 				err := tc.errs[calls]
 				calls++
-				return "m", err
+				return Receipt{MessageID: "m"}, err
 			}
 			var last event.Notice
 			for range len(tc.errs) {
@@ -153,9 +153,9 @@ func TestLedgerSkip(t *testing.T) {
 	if err := l.Skip(ctx, n.NoticeID, "covered by the public announcement"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := l.Deliver(ctx, n.NoticeID, func(context.Context, event.Notice) (string, error) {
+	got, err := l.Deliver(ctx, n.NoticeID, func(context.Context, event.Notice) (Receipt, error) {
 		t.Fatal("a skipped notice was sent")
-		return "", nil
+		return Receipt{}, nil
 	})
 	if err != nil || got.State != event.NoticeSkipped || got.LastError != "covered by the public announcement" {
 		t.Fatalf("skipped notice: %+v, %v", got, err)
@@ -171,9 +171,9 @@ func TestLedgerJournalFailureBeforeSend(t *testing.T) {
 	n, _ := l.Plan(ctx, testNotice(4))
 	_ = l.Approve(ctx, n.NoticeID)
 	j.Fail = func(int, event.Notice) error { return errors.New("broker unavailable") }
-	_, err := l.Deliver(ctx, n.NoticeID, func(context.Context, event.Notice) (string, error) {
+	_, err := l.Deliver(ctx, n.NoticeID, func(context.Context, event.Notice) (Receipt, error) {
 		t.Fatal("sent without a durable intent")
-		return "", nil
+		return Receipt{}, nil
 	})
 	if err == nil || !strings.Contains(err.Error(), "broker unavailable") {
 		t.Fatalf("deliver with a failing journal: %v", err)
@@ -235,10 +235,10 @@ func TestLedgerCrashAnywhere(t *testing.T) {
 					return false
 				}
 				for _, id := range ids {
-					_, err := l.Deliver(ctx, id, func(_ context.Context, n event.Notice) (string, error) {
+					_, err := l.Deliver(ctx, id, func(_ context.Context, n event.Notice) (Receipt, error) {
 						srv.byID[n.NoticeID]++
 						srv.raw++
-						return "<" + n.NoticeID + ">", nil
+						return Receipt{MessageID: "<" + n.NoticeID + ">"}, nil
 					})
 					if err != nil {
 						return false
