@@ -104,13 +104,29 @@ type Incident struct {
 	// AwareAt is when the organisation became aware of the incident (a
 	// person confirmed it); legal notification deadlines run from here.
 	// Zero until then.
-	AwareAt     Timestamp    `json:"aware_at,omitzero"`
-	AlertIDs    []string     `json:"alert_ids"`
-	ActorID     string       `json:"actor_id,omitempty"`
+	AwareAt  Timestamp `json:"aware_at,omitzero"`
+	AlertIDs []string  `json:"alert_ids"`
+	ActorID  string    `json:"actor_id,omitempty"`
+	// DeviceID is the device token of device-risk incidents.
+	DeviceID    string       `json:"device_id,omitempty"`
 	Org         string       `json:"org"`
 	Severity    Severity     `json:"severity"`
 	Transitions []Transition `json:"transitions"`
 	Scope       Scope        `json:"scope"`
+	// WindowStart and WindowEnd bound the activity of the incident's
+	// alerts (their first and last matching events); the scope is
+	// computed over it.
+	WindowStart Timestamp `json:"window_start,omitzero"`
+	WindowEnd   Timestamp `json:"window_end,omitzero"`
+	// Obligations are the legal duties planned for the incident once
+	// confirmed, with deadlines and status.
+	Obligations []Obligation `json:"obligations,omitempty"`
+	// Fields are the content of its notices and reports recorded by the
+	// DPO (facts, cause, measures_taken, …), by template field name.
+	// Without personal data: the notices add the recipient's own.
+	Fields map[string]string `json:"fields,omitempty"`
+	// Submissions record regulator reports submitted.
+	Submissions []Submission `json:"submissions,omitempty"`
 }
 
 // Transition is one change of an incident's state.
