@@ -513,6 +513,8 @@ func (a *alert) record() event.Alert {
 		DeviceID:         a.device,
 		Org:              a.org,
 		Status:           a.status,
+		StatusReason:     a.reason,
+		StatusBy:         a.by,
 	}
 }
 

@@ -77,6 +77,15 @@ type Config struct {
 	// Ready reports the detector unready. Zero means 1m.
 	UnreadyAfter time.Duration `yaml:"unready_after"`
 
+	// MaxDispositions bounds the review decisions (alert records with a
+	// status other than open, not produced by a detector) each instance
+	// keeps from the alerts topic to apply to its partitions' alerts:
+	// past it the least recently decided is forgotten and counted in
+	// vigil_detector_evictions_total{kind="disposition"} (the alert keeps
+	// the decision while it is in a partition's state and its snapshots).
+	// Zero means 100000 (about 20 MB).
+	MaxDispositions int `yaml:"max_dispositions"`
+
 	// Options configure every partition's detector: lateness,
 	// suppression windows, state limits and exceptions (see
 	// detector.Options). The zero value means the detector's defaults.
@@ -98,6 +107,7 @@ func Defaults() Config {
 		WriteTimeout:     30 * time.Second,
 		RestoreTimeout:   2 * time.Minute,
 		UnreadyAfter:     time.Minute,
+		MaxDispositions:  100_000,
 	}
 }
 
@@ -116,6 +126,7 @@ func (c Config) withDefaults() Config {
 	setZero(&c.WriteTimeout, d.WriteTimeout)
 	setZero(&c.RestoreTimeout, d.RestoreTimeout)
 	setZero(&c.UnreadyAfter, d.UnreadyAfter)
+	setZero(&c.MaxDispositions, d.MaxDispositions)
 	return c
 }
 
@@ -158,6 +169,7 @@ func (c Config) Validate() error {
 	}{
 		{"snapshot_events", c.SnapshotEvents, d.SnapshotEvents},
 		{"max_batch", c.MaxBatch, d.MaxBatch},
+		{"max_dispositions", c.MaxDispositions, d.MaxDispositions},
 	}
 	for _, x := range ints {
 		if x.v < 0 {

@@ -21,6 +21,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negatives", cfg: Config{MaxBatch: -1, SnapshotEvents: -2, SnapshotInterval: -time.Second, CommitInterval: -1, WriteTimeout: -1, RestoreTimeout: -1, UnreadyAfter: -1},
 			want: []string{"detect.max_batch: -1 is negative (0 means the default, 5000)", "detect.snapshot_events", "detect.snapshot_interval: -1s is negative",
 				"detect.commit_interval", "detect.write_timeout", "detect.restore_timeout", "detect.unready_after"}},
+		{name: "negative max_dispositions", cfg: Config{MaxDispositions: -1},
+			want: []string{"detect.max_dispositions: -1 is negative (0 means the default, 100000)"}},
 		{name: "one topic twice", cfg: Config{AlertsTopic: bus.TopicAccess},
 			want: []string{`detect.alerts_topic: "vigil.access.v1" is also detect.access_topic`}},
 		{name: "state topic as alerts topic", cfg: Config{StateTopic: "x", AlertsTopic: "x"},

@@ -22,7 +22,8 @@
 //  3. after each batch of records (all those waiting, at most
 //     detect.max_batch), launches a flight when none is in the air: the
 //     alert records Drain returns, produced to the alerts topic keyed by
-//     their group key (bus.NewWriter: acks=all, synchronous), retried with
+//     their group key with the header vigil-origin: detector
+//     (bus.NewWriter: acks=all, synchronous), retried with
 //     backoff until acknowledged. The partition goes on feeding while a
 //     flight is in the air, up to detect.max_batch records; updates of an
 //     alert meanwhile coalesce into its next record. When a flight lands,
@@ -114,6 +115,47 @@
 // 0> <chunks> <id hex> <next offset>". The partition count of the state
 // topic must never change (the chunks of a partition would move).
 //
+// # Dispositions
+//
+// Analysts decide on alerts (closed_false_positive, closed_authorized,
+// closed_duplicate, escalated) by publishing the alert's full record with
+// the new status, status_reason and status_by on the alerts topic, keyed
+// by its group key (`vigil alert close`, the console, the notifier). The
+// runner feeds those decisions back to detector.Partition.Dispose, so that
+// later findings that fold into a closed alert keep it closed:
+//
+//   - every instance reads the whole alerts topic (every partition,
+//     outside the consumer group, from the first retained record, then
+//     following it; partitions added later are picked up within 30s). A
+//     record is a decision when its status is not open and it was not
+//     produced by a detector: the runner marks its own records with the
+//     Kafka header vigil-origin: detector and skips them, so that its
+//     echo of an older decision never overrides a newer one. A decision
+//     without status_reason or status_by (event.Alert.StatusProblems), or
+//     an undecodable record, is skipped, logged and counted;
+//   - the latest decision of each alert id is kept in memory, at most
+//     detect.max_dispositions (default 100000; the least recently decided
+//     is forgotten first and counted as an eviction);
+//   - every partition applies, on its own goroutine (between batches,
+//     like its events), each new decision whose alert is in its state
+//     (Partition.Disposition): the alert takes the status, reason and
+//     author and is produced again with its current counts. A decision on
+//     an alert the partition does not hold is not given to it: alert ids
+//     are per partition, another partition or instance holds it;
+//   - when a partition is assigned (from memory, a snapshot or empty), and
+//     again when its muted replay ends, it applies every decision known
+//     whose alert is in its state; during the replay decisions wait;
+//   - before a flight is launched, every record in it is checked against
+//     the decisions known: an alert raised again live (after a restore
+//     from an older snapshot, or by a new group) takes its decision before
+//     it is produced, so the detector never publishes an earlier open
+//     state over an analyst's decision.
+//
+// Applied decisions are part of the partition's state and of its
+// snapshots, so they survive restarts even after the analyst's record
+// left the alerts topic's retention. Applying the same decision again
+// changes nothing (Dispose is idempotent).
+//
 // # Lifecycle
 //
 // New checks the configuration and builds one Partition to surface rule
@@ -142,7 +184,12 @@
 //	vigil_detector_alerts_opened_total            findings that opened an alert
 //	vigil_detector_alerts_updated_total           findings folded into an alert
 //	vigil_detector_alerts_expired_total           alerts forgotten after their window
-//	vigil_detector_evictions_total{kind}          group, window, alert: limits reached
+//	vigil_detector_evictions_total{kind}          group, window, alert, disposition: limits reached
+//	vigil_detector_dispositions_read_total        decisions read from the alerts topic
+//	vigil_detector_invalid_dispositions_total     alert records the disposition reader skipped
+//	vigil_detector_dispositions_applied_total     decisions that changed an alert in state
+//	vigil_detector_behaviour_evictions_total{behaviour}  behaviour entries dropped at a max_* limit
+//	vigil_detector_behaviour_expired_total{behaviour}    behaviour entries dropped after forget_after
 //	vigil_detector_alerts_produced_total          alert records acknowledged
 //	vigil_detector_produce_errors_total           failed attempts to produce alerts
 //	vigil_detector_commits_total{result}          ok, error
@@ -161,7 +208,10 @@
 // (high watermark minus committed offset), vigil_detector_replaying_partitions,
 // vigil_detector_snapshot_age_seconds (the oldest latest snapshot: about
 // what a crash replays), vigil_detector_groups, vigil_detector_alerts
-// (state held), vigil_detector_retrying (1 while producing alerts fails).
+// (state held), vigil_detector_retrying (1 while producing alerts fails),
+// vigil_detector_dispositions (decisions kept from the alerts topic),
+// vigil_detector_behaviour_tracked{behaviour} (entries the behaviours of
+// package behave track; behaviour names are a fixed set).
 //
 // # Limits
 //
@@ -175,7 +225,8 @@
 // Resetting the group's offsets backwards does not re-run the rules over
 // the past: the latest snapshot, which already covers those records, is
 // restored (their alerts would have the same ids anyway); to evaluate
-// changed rules over past events, run a new detect.group. Dispositions
-// (analysts' alert records fed back to Partition.Dispose) are not
-// consumed yet.
+// changed rules over past events, run a new detect.group. Reopening a
+// closed alert through the alerts topic is not supported: records with
+// status open are never taken as decisions (they are what the detector
+// itself produces), so the latest other decision stays in force.
 package runner

@@ -23,6 +23,7 @@ const (
 	evictGroup  = "group"
 	evictWindow = "window"
 	evictAlert  = "alert"
+	evictDisp   = "disposition"
 )
 
 // metrics are the runner's metrics (listed in the package doc).
@@ -32,7 +33,9 @@ type metrics struct {
 	late, lateDropped, findings, suppressed  prometheus.Counter
 	opened, updated, expired, produced       prometheus.Counter
 	evictions                                *prometheus.CounterVec
-	evGroup, evWindow, evAlert               prometheus.Counter
+	evGroup, evWindow, evAlert, evDisp       prometheus.Counter
+	dispRead, dispInvalid, dispApplied       prometheus.Counter
+	behaviourEvictions, behaviourExpired     *prometheus.CounterVec
 	produceErrors, generations               prometheus.Counter
 	commits, snapshots, restores             *prometheus.CounterVec
 	snapshotSize, snapshotDuration, restoreD prometheus.Histogram
@@ -63,8 +66,19 @@ func newMetrics(reg prometheus.Registerer, r *Runner) *metrics {
 		produced:    counter("vigil_detector_alerts_produced_total", "Alert records the alerts topic acknowledged (acks=all). A record re-emitted after a crash counts again."),
 		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_detector_evictions_total",
-			Help: "State dropped because a limit was reached, by kind: group (detect.options.max_groups), window (max_window_events), alert (max_alerts).",
+			Help: "State dropped because a limit was reached, by kind: group (detect.options.max_groups), window (max_window_events), alert (max_alerts), disposition (detect.max_dispositions).",
 		}, []string{"kind"}),
+		dispRead:    counter("vigil_detector_dispositions_read_total", "Review decisions read from the alerts topic: alert records with a status other than open not produced by a detector."),
+		dispInvalid: counter("vigil_detector_invalid_dispositions_total", "Alert records the disposition reader skipped: undecodable, or a status other than open without a reason or an author."),
+		dispApplied: counter("vigil_detector_dispositions_applied_total", "Review decisions that changed an alert in a partition's state (the alert is produced again with them)."),
+		behaviourEvictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_detector_behaviour_evictions_total",
+			Help: "Entries (actors, devices, accounts, peer groups) a behaviour dropped because its max_* limit was reached, by behaviour: their history is lost; raise the limit.",
+		}, []string{"behaviour"}),
+		behaviourExpired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_detector_behaviour_expired_total",
+			Help: "Entries a behaviour dropped after its forget_after without events, by behaviour.",
+		}, []string{"behaviour"}),
 		produceErrors: counter("vigil_detector_produce_errors_total", "Failed attempts to produce alert records; each is retried, and nothing after them is committed until it succeeds."),
 		generations:   counter("vigil_detector_generations_total", "Consumer group generations this instance joined (one per rebalance)."),
 		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -104,6 +118,7 @@ func newMetrics(reg prometheus.Registerer, r *Runner) *metrics {
 	m.evGroup = m.evictions.WithLabelValues(evictGroup)
 	m.evWindow = m.evictions.WithLabelValues(evictWindow)
 	m.evAlert = m.evictions.WithLabelValues(evictAlert)
+	m.evDisp = m.evictions.WithLabelValues(evictDisp)
 	for _, res := range []string{resultOK, resultError} {
 		m.commits.WithLabelValues(res)
 		m.snapshots.WithLabelValues(res)
@@ -114,6 +129,7 @@ func newMetrics(reg prometheus.Registerer, r *Runner) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.events, m.replayed, m.invalid, m.duplicates, m.late, m.lateDropped, m.findings,
 			m.suppressed, m.opened, m.updated, m.expired, m.produced, m.evictions, m.produceErrors,
+			m.dispRead, m.dispInvalid, m.dispApplied, m.behaviourEvictions, m.behaviourExpired,
 			m.generations, m.commits, m.snapshots, m.restores, m.snapshotSize, m.snapshotDuration,
 			m.restoreD, m.latency, m.gauges)
 	}
@@ -145,6 +161,7 @@ type gaugeCollector struct {
 	r                                      *Runner
 	partitions, lag                        *prometheus.Desc
 	replaying, age, groups, alerts, retryg *prometheus.Desc
+	disps, tracked                         *prometheus.Desc
 }
 
 func newGaugeCollector(r *Runner) *gaugeCollector {
@@ -160,11 +177,13 @@ func newGaugeCollector(r *Runner) *gaugeCollector {
 		groups:     d("vigil_detector_groups", "Correlation groups held by the assigned partitions."),
 		alerts:     d("vigil_detector_alerts", "Alerts held in state by the assigned partitions."),
 		retryg:     d("vigil_detector_retrying", "1 while producing alert records fails and is being retried (nothing is committed meanwhile), else 0."),
+		tracked:    d("vigil_detector_behaviour_tracked", "Entries (actors, devices, accounts, peer groups) the behaviours of the assigned partitions track, by behaviour.", "behaviour"),
+		disps:      d("vigil_detector_dispositions", "Review decisions kept from the alerts topic to apply to the partitions' alerts (at most detect.max_dispositions)."),
 	}
 }
 
 func (g *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{g.partitions, g.lag, g.replaying, g.age, g.groups, g.alerts, g.retryg} {
+	for _, d := range []*prometheus.Desc{g.partitions, g.lag, g.replaying, g.age, g.groups, g.alerts, g.retryg, g.disps, g.tracked} {
 		ch <- d
 	}
 }
@@ -175,8 +194,12 @@ func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 	parts := map[string]float64{r.cfg.AccessTopic: 0, r.cfg.DeviceTopic: 0}
 	lag := map[string]float64{r.cfg.AccessTopic: 0, r.cfg.DeviceTopic: 0}
 	var replaying, groups, alerts, age, retrying float64
+	tracked := make([]float64, len(r.bstats.names))
 	r.mu.Lock()
 	for _, w := range r.active {
+		for i := range w.gTracked {
+			tracked[i] += float64(w.gTracked[i].Load())
+		}
 		parts[w.key.topic]++
 		lag[w.key.topic] += float64(w.gLag.Load())
 		if w.gReplaying.Load() {
@@ -201,4 +224,8 @@ func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(g.groups, prometheus.GaugeValue, groups)
 	ch <- prometheus.MustNewConstMetric(g.alerts, prometheus.GaugeValue, alerts)
 	ch <- prometheus.MustNewConstMetric(g.retryg, prometheus.GaugeValue, retrying)
+	ch <- prometheus.MustNewConstMetric(g.disps, prometheus.GaugeValue, float64(r.disps.len()))
+	for i, name := range r.bstats.names {
+		ch <- prometheus.MustNewConstMetric(g.tracked, prometheus.GaugeValue, tracked[i], name)
+	}
 }

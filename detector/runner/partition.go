@@ -46,6 +46,7 @@ type partState struct {
 	snapAt             time.Time // when snap was taken
 	sinceSnap          int       // records fed since the last snapshot was taken
 	prev               detector.Stats
+	bprev              behaviourCounts // the behaviours' stats at the last export
 }
 
 // worker runs one assigned partition for one generation.
@@ -78,11 +79,14 @@ type worker struct {
 
 	nEvents, nReplayed, nInvalid, nDup int
 	suppBuf                            []detector.Suppressed
+	inbox                              *dispInbox    // decisions to apply
+	drainBuf                           []event.Alert // scratch of reconcile
 	events, replayed, invalid, dups    prometheus.Counter
 
 	// Read by the gauge collector and Ready.
 	gLag, gGroups, gAlerts, gSnapAt, gRetrySince atomic.Int64
 	gReplaying, gRetrying                        atomic.Bool
+	gTracked                                     []atomic.Int64 // per behaviour of r.bstats
 }
 
 type snapResult struct {
@@ -104,6 +108,8 @@ func (r *Runner) newWorker(gen *kafka.Generation, k partKey) *worker {
 		snapDone:   make(chan snapResult, 1),
 		landed:     make(chan *flight, 1),
 		quit:       make(chan struct{}),
+		inbox:      newDispInbox(),
+		gTracked:   make([]atomic.Int64, len(r.bstats.names)),
 		events:     r.m.events.WithLabelValues(k.topic),
 		replayed:   r.m.replayed.WithLabelValues(k.topic),
 		invalid:    r.m.invalid.WithLabelValues(k.topic),
@@ -177,7 +183,7 @@ func (w *worker) restore(ctx context.Context) error {
 			return nil
 		}
 	}
-	p, err := r.newPartition()
+	p, bs, err := r.newPartition()
 	if err != nil {
 		return fatalError{err}
 	}
@@ -224,6 +230,7 @@ func (w *worker) restore(ctx context.Context) error {
 		w.replayEnd = committed
 	}
 	w.st.prev = p.Stats()
+	w.st.bprev = r.bstats.newBehaviourCounts(bs) // Restore resets the counters
 	r.m.restores.WithLabelValues(source).Inc()
 	if w.st.next >= 0 && w.st.next < w.replayEnd {
 		p.SetMuted(true)
@@ -309,6 +316,7 @@ func (w *worker) run(ctx, gctx context.Context, start int64) bool {
 		return false
 	}
 	defer closeReader()
+	w.applyDispositions(true) // a no-op while replaying: its end does it
 
 	tick := time.NewTicker(tickInterval(r.cfg))
 	defer tick.Stop()
@@ -363,6 +371,11 @@ func (w *worker) run(ctx, gctx context.Context, start int64) bool {
 		case res := <-w.snapDone:
 			w.snapshotWritten(res)
 			w.maybeCommit(ctx, true)
+		case <-w.inbox.ch:
+			w.applyDispositions(false)
+			if w.fl == nil {
+				w.launch()
+			}
 		case <-tick.C:
 			if w.fl == nil {
 				w.launch()
@@ -416,6 +429,7 @@ func (w *worker) feed(m *kafka.Message) {
 		w.st.p.SetMuted(false)
 		w.gReplaying.Store(false)
 		w.restored(int(w.replayEnd - w.replayFrom))
+		w.applyDispositions(true)
 	}
 }
 
@@ -442,6 +456,7 @@ func (w *worker) batchDone() {
 		w.dups.Add(float64(cur.Duplicates - w.st.prev.Duplicates))
 	}
 	w.st.prev = cur
+	w.r.bstats.add(&w.st.bprev, w.gTracked)
 	w.gGroups.Store(int64(cur.Groups))
 	w.gAlerts.Store(int64(cur.Alerts))
 	w.suppBuf = w.st.p.DrainSuppressed(w.suppBuf[:0])
@@ -474,9 +489,13 @@ func (w *worker) launch() {
 		return
 	}
 	fl := &flight{alerts: w.st.p.Drain(nil), upTo: w.st.next, newest: w.lastTime}
+	w.reconcile(fl.alerts)
 	w.fl = fl
 	go w.fly(fl)
 }
+
+// origin marks the records the runner produces as its own.
+var origin = []kafka.Header{{Key: originHeader, Value: []byte(originDetector)}}
 
 // fly produces a flight's records, retrying with backoff until they are
 // acknowledged or the partition stops (w.quit), and lands it. It touches
@@ -491,7 +510,7 @@ func (w *worker) fly(fl *flight) {
 			w.log.Error("encoding an alert failed; it is not produced", "alert_id", a.AlertID, "err", err)
 			continue
 		}
-		msgs = append(msgs, kafka.Message{Key: []byte(a.GroupKey), Value: v})
+		msgs = append(msgs, kafka.Message{Key: []byte(a.GroupKey), Value: v, Headers: origin})
 	}
 	backoff := retryMin
 	for attempt := 1; ; attempt++ {

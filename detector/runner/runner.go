@@ -52,6 +52,8 @@ type Runner struct {
 	log        *slog.Logger
 	reg        prometheus.Registerer
 	m          *metrics
+	disps      *dispStore // decisions read from the alerts topic
+	bstats     *behaviourStats
 
 	// Built by Run.
 	alerts *bus.Writer
@@ -106,20 +108,25 @@ func New(cfg Config, busCfg bus.Config, set *sigma.Set, opts ...Option) (*Runner
 	if r.behaviours == nil {
 		r.behaviours = func() ([]detector.Behaviour, error) { return nil, nil }
 	}
-	if _, err := r.newPartition(); err != nil {
+	_, bs, err := r.newPartition()
+	if err != nil {
 		return nil, fmt.Errorf("new detector runner: %w", err)
 	}
+	r.disps = newDispStore(r.cfg.MaxDispositions)
 	r.m = newMetrics(r.reg, r)
+	r.bstats = newBehaviourStats(r.m, bs)
 	return r, nil
 }
 
-// newPartition builds an empty detector for one partition.
-func (r *Runner) newPartition() (*detector.Partition, error) {
+// newPartition builds an empty detector for one partition and returns it
+// with its behaviours.
+func (r *Runner) newPartition() (*detector.Partition, []detector.Behaviour, error) {
 	bs, err := r.behaviours()
 	if err != nil {
-		return nil, fmt.Errorf("behaviours: %w", err)
+		return nil, nil, fmt.Errorf("behaviours: %w", err)
 	}
-	return detector.New(r.set, r.cfg.Options, bs)
+	p, err := detector.New(r.set, r.cfg.Options, bs)
+	return p, bs, err
 }
 
 // Ready reports whether the runner is healthy: nil unless Run ended with
@@ -250,6 +257,16 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	r.log.Info("detector started", "group", r.cfg.Group, "topics", []string{r.cfg.AccessTopic, r.cfg.DeviceTopic},
 		"alerts_topic", r.cfg.AlertsTopic, "state_topic", r.cfg.StateTopic, "rules", len(r.set.Rules),
 		"correlations", len(r.set.Correlations))
+
+	// Dispositions are read by every instance from the whole alerts
+	// topic, until the group is left and the partitions are stopped.
+	dctx, dcancel := context.WithCancel(context.WithoutCancel(ctx))
+	var dwg sync.WaitGroup
+	dwg.Go(func() { r.readDispositions(dctx) })
+	defer func() {
+		dcancel()
+		dwg.Wait()
+	}()
 
 	var wg sync.WaitGroup
 	for {

@@ -81,6 +81,7 @@ func commands() []*command {
 			"Turns alerts into incidents, computes the legal obligations of each regime, renders and sends\n"+
 				"notices exactly once, and produces regulator reports."),
 		reportCommand(),
+		alertCommand(),
 		rulesCommand(),
 		pending("verify", "Check a running pipeline end to end: nothing lost, nothing duplicated",
 			"end-to-end verification", 0,

@@ -131,6 +131,12 @@ func runUp(ctx context.Context, c *invocation, cfg *Config, demo bool) int {
 		log.Info("embedded broker stopped")
 	}()
 	busCfg := broker.Config()
+	// Tools such as 'vigil alert --data DATA' find the broker here.
+	addrFile := filepath.Join(cfg.Data, brokerAddrFile)
+	if err := os.WriteFile(addrFile, []byte(broker.Addr()+"\n"), 0o600); err != nil {
+		return c.fail(ExitFailure, "write the broker address to %s: %v", addrFile, err)
+	}
+	defer os.Remove(addrFile)
 
 	if cfg.Spool.Dir == "" {
 		cfg.Spool.Dir = filepath.Join(cfg.Data, "spool")

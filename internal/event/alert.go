@@ -1,6 +1,10 @@
 package event
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Alert is what the detector emits when a rule matches: one alert per rule,
 // group and window. Redelivery and re-evaluation produce the same AlertID,
@@ -44,8 +48,46 @@ type Alert struct {
 	DeviceID string `json:"device_id,omitempty"`
 	// Org is the tenant.
 	Org string `json:"org"`
-	// Status is the alert's review status.
+	// Status is the alert's review status: open as the detector raises
+	// it; an analyst's decision (closed_*, escalated) is published as the
+	// alert's full record with the new status, and the detector keeps it
+	// for later updates of the alert.
 	Status AlertStatus `json:"status"`
+	// StatusReason says why the status was set, in the words of whoever
+	// set it (without personal data); required unless Status is open.
+	StatusReason string `json:"status_reason,omitempty"`
+	// StatusBy is who set the status: an operator's name or token, or a
+	// stage ("notifier"); required unless Status is open.
+	StatusBy string `json:"status_by,omitempty"`
+}
+
+// StatusProblems reports what is wrong with a's review status: an unknown
+// Status, or a status other than open without a StatusReason or StatusBy.
+// Nil means the status is usable. Paths are the JSON field names.
+func (a *Alert) StatusProblems() Problems {
+	var ps Problems
+	if !a.Status.Valid() {
+		ps = append(ps, Problem{Path: "status", Reason: fmt.Sprintf("%q is not one of %s", a.Status, joinStatuses())})
+		return ps
+	}
+	if a.Status == AlertOpen {
+		return nil
+	}
+	if strings.TrimSpace(a.StatusReason) == "" {
+		ps = append(ps, Problem{Path: "status_reason", Reason: "required when status is " + string(a.Status)})
+	}
+	if strings.TrimSpace(a.StatusBy) == "" {
+		ps = append(ps, Problem{Path: "status_by", Reason: "required when status is " + string(a.Status)})
+	}
+	return ps
+}
+
+func joinStatuses() string {
+	s := make([]string, len(alertStatuses))
+	for i, st := range alertStatuses {
+		s[i] = string(st)
+	}
+	return strings.Join(s, "|")
 }
 
 // Severity ranks alerts and incidents.
