@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -211,6 +213,26 @@ func strs[T any, S ~string](name string, f func(*T) []S) []insertColumn[T] {
 		}
 		return out
 	})
+}
+
+// jsonText is a String column holding the JSON of a field ("" for a nil
+// slice or map).
+func jsonText[T any](name string, f func(*T) any) []insertColumn[T] {
+	return []insertColumn[T]{{name, func(rows []T, id func(*T) string) (any, error) {
+		out := make([]string, len(rows))
+		for i := range rows {
+			v := f(&rows[i])
+			if rv := reflect.ValueOf(v); !rv.IsValid() || (rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map) && rv.Len() == 0 {
+				continue
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %s: %v", ErrInvalidRecord, id(&rows[i]), name, err)
+			}
+			out[i] = string(b)
+		}
+		return out, nil
+	}}}
 }
 
 // flag is a UInt8 column (0 or 1) from a bool.
@@ -486,6 +508,8 @@ var alertsTable = newTable("alerts",
 	str("device_id", func(v *Versioned[event.Alert]) string { return v.Value.DeviceID }),
 	str("org", func(v *Versioned[event.Alert]) string { return v.Value.Org }),
 	str("status", func(v *Versioned[event.Alert]) event.AlertStatus { return v.Value.Status }),
+	str("status_reason", func(v *Versioned[event.Alert]) string { return v.Value.StatusReason }),
+	str("status_by", func(v *Versioned[event.Alert]) string { return v.Value.StatusBy }),
 )
 
 // incidentsTable: incidents (0001_initial.sql), one row per state of an
@@ -521,6 +545,12 @@ var incidentsTable = newTable("incidents",
 	strs("transition_reason", func(v *Versioned[event.Incident]) []string {
 		return transitionField(v, func(t *event.Transition) string { return t.Reason })
 	}),
+	str("device_id", func(v *Versioned[event.Incident]) string { return v.Value.DeviceID }),
+	ts("window_start", "window_start_ms", func(v *Versioned[event.Incident]) event.Timestamp { return v.Value.WindowStart }),
+	ts("window_end", "window_end_ms", func(v *Versioned[event.Incident]) event.Timestamp { return v.Value.WindowEnd }),
+	jsonText("obligations", func(v *Versioned[event.Incident]) any { return v.Value.Obligations }),
+	jsonText("fields", func(v *Versioned[event.Incident]) any { return v.Value.Fields }),
+	jsonText("submissions", func(v *Versioned[event.Incident]) any { return v.Value.Submissions }),
 )
 
 // transitionField returns one field of each of an incident's transitions.

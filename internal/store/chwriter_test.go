@@ -63,6 +63,7 @@ var (
 	createTableRE = regexp.MustCompile(`(?is)^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\$\{db\}\.(\w+)\s*\((.*)\)\s*ENGINE\b`)
 	alterTableRE  = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+\$\{db\}\.(\w+)\s+(.*)$`)
 	addColumnRE   = regexp.MustCompile(`(?is)^ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s+(.+?)(?:\s+(?:AFTER\s+\w+|FIRST))?$`)
+	defaultRE     = regexp.MustCompile(`(?i)\s+DEFAULT\s`)
 	dropColumnRE  = regexp.MustCompile(`(?is)^DROP\s+COLUMN\s+(?:IF\s+EXISTS\s+)?(\w+)$`)
 )
 
@@ -99,7 +100,11 @@ func schemaTables(t *testing.T) map[string][]schemaColumn {
 				switch {
 				case addColumnRE.MatchString(cmd):
 					a := addColumnRE.FindStringSubmatch(cmd)
-					tables[sub[1]] = append(tables[sub[1]], schemaColumn{a[1], strings.TrimSpace(a[2])})
+					typ := strings.TrimSpace(a[2])
+					if i := defaultRE.FindStringIndex(typ); i != nil {
+						typ = strings.TrimSpace(typ[:i[0]]) // the type without its DEFAULT expression
+					}
+					tables[sub[1]] = append(tables[sub[1]], schemaColumn{a[1], typ})
 				case dropColumnRE.MatchString(cmd):
 					d := dropColumnRE.FindStringSubmatch(cmd)
 					tables[sub[1]] = slices.DeleteFunc(tables[sub[1]], func(c schemaColumn) bool { return c.name == d[1] })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -127,6 +128,9 @@ const (
 func execDDL(ctx context.Context, conn driver.Conn, stmt string) error {
 	for attempt := 0; ; attempt++ {
 		err := conn.Exec(ctx, stmt)
+		if err != nil && columnExists(stmt, err) {
+			return nil // added by an earlier, interrupted run (or a concurrent one)
+		}
 		if err == nil || attempt >= ddlRetries || !concurrentDDL(err) {
 			return err
 		}
@@ -136,6 +140,18 @@ func execDDL(ctx context.Context, conn driver.Conn, stmt string) error {
 		case <-time.After(ddlRetryPause):
 		}
 	}
+}
+
+// addColumn matches an ALTER TABLE … ADD COLUMN statement.
+var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s`)
+
+// columnExists reports whether err is ClickHouse saying that the column an
+// ADD COLUMN statement adds is there already. ClickHouse 18.16 has no ADD
+// COLUMN IF NOT EXISTS, so this is how such a statement is idempotent.
+func columnExists(stmt string, err error) bool {
+	var ex *clickhouse.Exception
+	return addColumn.MatchString(stmt) && errors.As(err, &ex) && ex.Code == 44 &&
+		strings.Contains(ex.Message, "already exists")
 }
 
 // concurrentDDL reports whether err says another session is creating the

@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -34,9 +36,10 @@ var (
 	alertColumns = []string{"alert_id", "version", "rule_id", "rule_title", "severity", "group_key",
 		"window_start_ms", "window_end_ms", "first_seen_ms", "last_seen_ms",
 		"count", "distinct_subjects", "categories", "evidence", "explanation",
-		"actor_id", "device_id", "org", "status"}
+		"actor_id", "device_id", "org", "status", "status_reason", "status_by"}
 	incidentColumns = []string{"incident_id", "version", "state", "detected_ms", "aware_ms", "alert_ids",
-		"actor_id", "org", "severity", "scope_people", "scope_minors", "scope_categories", "scope_jurisdictions"}
+		"actor_id", "org", "severity", "scope_people", "scope_minors", "scope_categories", "scope_jurisdictions",
+		"device_id", "window_start_ms", "window_end_ms", "obligations", "fields", "submissions"}
 	transitionColumns = []string{"incident_id", "seq", "from_state", "to_state", "at_ms", "changed_by", "reason"}
 	noticeColumns     = []string{"notice_id", "version", "incident_id", "obligation", "regime",
 		"recipient_token", "recipient_kind", "channel", "language", "due_ms", "state", "attempts",
@@ -246,7 +249,7 @@ func (w *batchWriter) alert(v *store.Versioned[event.Alert]) error {
 		a.AlertID, version, a.RuleID, a.RuleTitle, string(a.Severity), a.GroupKey,
 		a.WindowStart.UnixMilli(), nullMs(a.WindowEnd), nullMs(a.FirstSeen), nullMs(a.LastSeen),
 		a.Count, a.DistinctSubjects, w.categoryJSON(a.Categories), w.listJSON(a.Evidence), a.Explanation,
-		a.ActorID, a.DeviceID, a.Org, string(a.Status))
+		a.ActorID, a.DeviceID, a.Org, string(a.Status), a.StatusReason, a.StatusBy)
 	return err
 }
 
@@ -261,7 +264,8 @@ func (w *batchWriter) incident(v *store.Versioned[event.Incident]) error {
 	res, err := w.tx.StmtContext(w.ctx, w.ws.incident).ExecContext(w.ctx,
 		i.IncidentID, version, string(i.State), i.DetectedAt.UnixMilli(), nullMs(i.AwareAt), w.listJSON(i.AlertIDs),
 		i.ActorID, i.Org, string(i.Severity), i.Scope.People, i.Scope.Minors,
-		w.categoryJSON(i.Scope.Categories), w.listJSON(i.Scope.Jurisdictions))
+		w.categoryJSON(i.Scope.Categories), w.listJSON(i.Scope.Jurisdictions),
+		i.DeviceID, nullMs(i.WindowStart), nullMs(i.WindowEnd), jsonText(i.Obligations), jsonText(i.Fields), jsonText(i.Submissions))
 	if err != nil {
 		return err
 	}
@@ -357,6 +361,18 @@ func (w *batchWriter) listJSON(list []string) string {
 	}
 	w.buf = append(w.buf, ']')
 	return string(w.buf)
+}
+
+// jsonText is v's JSON, or "" for an empty slice or map.
+func jsonText[T any](v T) string {
+	if rv := reflect.ValueOf(v); (rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map) && rv.Len() == 0 {
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sqlite: %T does not encode: %v", v, err)) // plain data only
+	}
+	return string(b)
 }
 
 // attrsJSON is a string map as a JSON object with sorted keys; nil is {}.

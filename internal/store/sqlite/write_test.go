@@ -125,7 +125,7 @@ func TestWriteStoresEveryField(t *testing.T) {
 		FirstSeen: ts("2026-11-28T09:01:00.001Z"), LastSeen: ts("2026-11-28T09:59:00.002Z"), Count: 12, DistinctSubjects: 7,
 		Categories: []event.Category{event.CategoryHealth, event.CategoryContact, event.CategoryHealth},
 		Evidence:   []string{"e2", "e1"}, Explanation: "exported 1200 records", ActorID: "staff-42", DeviceID: "tok-dev",
-		Org: "hosp-1", Status: event.AlertEscalated}
+		Org: "hosp-1", Status: event.AlertEscalated, StatusReason: "part of a confirmed incident", StatusBy: "notifier"}
 	inc := event.Incident{IncidentID: "inc-1", State: event.IncidentConfirmed, DetectedAt: ts("2026-11-28T09:05:00.005Z"),
 		AwareAt: ts("2026-11-28T09:30:00Z"), AlertIDs: []string{"al-1", "al-0"}, ActorID: "staff-42", Org: "hosp-1",
 		Severity: event.SeverityCritical,
@@ -134,7 +134,12 @@ func TestWriteStoresEveryField(t *testing.T) {
 			{From: event.IncidentDetected, To: event.IncidentConfirmed, At: ts("2026-11-28T09:30:00Z"), By: "tok-op", Reason: "verified"},
 		},
 		Scope: event.Scope{People: 1200, Minors: 30, Categories: []event.Category{event.CategoryMinorData, event.CategoryHealth},
-			Jurisdictions: []string{"pipl", "gdpr"}}}
+			Jurisdictions: []string{"pipl", "gdpr"}},
+		DeviceID: "tok-dev", WindowStart: ts("2026-11-28T08:00:00Z"), WindowEnd: ts("2026-11-28T09:00:00.5Z"),
+		Obligations: []event.Obligation{{ID: "cac.initial", Regime: "cac", Kind: "regulator_report", Status: event.ObligationDone,
+			StartsAt: ts("2026-11-28T09:30:00Z"), DueAt: ts("2026-11-28T13:30:00Z")}},
+		Fields:      map[string]string{"facts": "bulk export"},
+		Submissions: []event.Submission{{Obligation: "cac.initial", Version: "initial", Reference: "R-1", By: "dpo", At: ts("2026-11-28T12:00:00Z")}}}
 	notice := event.Notice{NoticeID: "n-1", IncidentID: "inc-1", Obligation: "pipl.art57.individual", Regime: "pipl",
 		RecipientToken: "tok-p", RecipientKind: event.RecipientGuardian, Channel: event.ChannelSMS, Language: "zh-CN",
 		DueAt: ts("2026-11-29T09:30:00Z"), State: event.NoticeSent, Attempts: 2, SentAt: ts("2026-11-28T11:00:00.250Z"),
@@ -194,12 +199,17 @@ func TestWriteStoresEveryField(t *testing.T) {
 		"first_seen_ms": msOf("2026-11-28T09:01:00.001Z"), "last_seen_ms": msOf("2026-11-28T09:59:00.002Z"),
 		"count": int64(12), "distinct_subjects": int64(7), "categories": `["contact","health"]`, "evidence": `["e2","e1"]`,
 		"explanation": "exported 1200 records", "actor_id": "staff-42", "device_id": "tok-dev", "org": "hosp-1", "status": "escalated",
+		"status_reason": "part of a confirmed incident", "status_by": "notifier",
 	})
 	wantRow(t, "incidents", one("incidents"), map[string]any{
 		"incident_id": "inc-1", "version": int64(8), "state": "confirmed", "detected_ms": msOf("2026-11-28T09:05:00.005Z"),
 		"aware_ms": msOf("2026-11-28T09:30:00Z"), "alert_ids": `["al-1","al-0"]`, "actor_id": "staff-42", "org": "hosp-1",
 		"severity": "critical", "scope_people": int64(1200), "scope_minors": int64(30),
 		"scope_categories": `["health","minor_data"]`, "scope_jurisdictions": `["pipl","gdpr"]`,
+		"device_id": "tok-dev", "window_start_ms": msOf("2026-11-28T08:00:00Z"), "window_end_ms": msOf("2026-11-28T09:00:00.5Z"),
+		"obligations": `[{"id":"cac.initial","regime":"cac","kind":"regulator_report","recipient":"","starts_at":"2026-11-28T09:30:00.000Z","due_at":"2026-11-28T13:30:00.000Z","status":"done"}]`,
+		"fields":      `{"facts":"bulk export"}`,
+		"submissions": `[{"obligation":"cac.initial","version":"initial","reference":"R-1","at":"2026-11-28T12:00:00.000Z","by":"dpo"}]`,
 	})
 	transitions := rowsOf(t, db, "SELECT * FROM incident_transitions ORDER BY seq")
 	if len(transitions) != 2 {
