@@ -50,7 +50,7 @@ func (fakePlanner) Plan(inc *event.Incident, scope Scope, unreachable map[string
 
 func fakeTransition(inc *event.Incident, to event.IncidentState, reason string, awareAt time.Time, op Operator, now time.Time) error {
 	if !inc.State.CanTransitionTo(to) {
-		return fmt.Errorf("illegal transition %s → %s", inc.State, to)
+		return fmt.Errorf("%w: illegal transition %s → %s", ErrConflict, inc.State, to)
 	}
 	if to == event.IncidentConfirmed {
 		inc.AwareAt = event.NewTimestamp(now)
