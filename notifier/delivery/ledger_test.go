@@ -69,7 +69,10 @@ func TestLedgerLifecycle(t *testing.T) {
 	}
 
 	sends := 0
-	ok := func(context.Context, event.Notice) (Receipt, error) { sends++; return Receipt{MessageID: "<" + wantID + "@vigil>"}, nil }
+	ok := func(context.Context, event.Notice) (Receipt, error) {
+		sends++
+		return Receipt{MessageID: "<" + wantID + "@vigil>"}, nil
+	}
 	if _, err := l.Deliver(ctx, wantID, ok); !errors.Is(err, ErrNotApproved) {
 		t.Fatalf("deliver before approval: %v, want ErrNotApproved", err)
 	}
