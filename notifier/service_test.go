@@ -122,7 +122,15 @@ type rig struct {
 	email     *fakeSender
 	letter    *fakeSender
 	announce  *fakeSender
-	now       time.Time
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (r *rig) setNow(t time.Time) {
+	r.mu.Lock()
+	r.now = t
+	r.mu.Unlock()
 }
 
 var (
@@ -137,7 +145,11 @@ func newRig(t *testing.T, r *rig) *rig {
 		r = &rig{incidents: &bus.MemLog[event.Incident]{}, notices: &delivery.MemoryJournal{},
 			email: &fakeSender{}, letter: &fakeSender{}, announce: &fakeSender{}, now: t0}
 	}
-	clock := func() time.Time { return r.now }
+	clock := func() time.Time {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.now
+	}
 	book, err := OpenBook(ctx, r.incidents)
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +219,7 @@ func TestIncidentFromAlertToNotices(t *testing.T) {
 		t.Fatalf("approve before confirmation: %v", err)
 	}
 	aware := t0.Add(30 * time.Minute)
-	r.now = t0.Add(time.Hour)
+	r.setNow(t0.Add(time.Hour))
 	inc, err = svc.Transition(ctx, "inc-act1", event.IncidentConfirmed, "bulk reading confirmed", aware, analyst)
 	if err != nil {
 		t.Fatal(err)
