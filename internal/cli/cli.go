@@ -80,6 +80,7 @@ func commands() []*command {
 			"notifier", 6,
 			"Turns alerts into incidents, computes the legal obligations of each regime, renders and sends\n"+
 				"notices exactly once, and produces regulator reports."),
+		incidentCommand(),
 		reportCommand(),
 		alertCommand(),
 		rulesCommand(),
