@@ -34,8 +34,8 @@ var closeAs = map[string]event.AlertStatus{
 	"duplicate":      event.AlertClosedDuplicate,
 }
 
-// errAlertNotFound says that the alerts topic holds no record of an alert.
-var errAlertNotFound = errors.New("not found")
+// errRecordNotFound says that a topic holds no record with the id asked.
+var errRecordNotFound = errors.New("not found")
 
 func alertCommand() *command {
 	var (
@@ -221,99 +221,65 @@ func embeddedBroker(data string) (string, error) {
 	return addr, nil
 }
 
-// findAlert returns the latest record of alert id on topic: it reads
-// every partition from its first retained record to its end as of the
-// start, outside any consumer group. Records of one alert share a key, so
-// they are on one partition in order; should they be on several (the
-// partition count changed), the one with the newest Kafka timestamp wins.
+// findAlert returns the latest record of alert id on topic.
 func findAlert(ctx context.Context, cfg bus.Config, topic, id string) (event.Alert, error) {
-	parts, err := bus.Partitions(ctx, cfg, topic)
-	if err != nil {
-		return event.Alert{}, err
+	a, err := findLatest(ctx, cfg, topic, id, func(a *event.Alert) string { return a.AlertID })
+	if errors.Is(err, errRecordNotFound) {
+		return a, fmt.Errorf("%w: check the id with 'vigil tail --from first --idle 2s %s'", err, topic)
 	}
-	bounds, err := partitionBounds(ctx, cfg, topic, parts)
+	return a, err
+}
+
+// findLatest returns the latest record (by record time) whose id (idOf)
+// is id, reading every partition of topic up to its end in parallel.
+// Records that do not contain the id's JSON string are skipped unread.
+func findLatest[T any](ctx context.Context, cfg bus.Config, topic, id string, idOf func(*T) string) (T, error) {
+	var zero T
+	ends, err := bus.Ends(ctx, cfg, topic)
 	if err != nil {
-		return event.Alert{}, err
+		return zero, err
 	}
 	type found struct {
-		a  event.Alert
+		v  T
 		at time.Time
 		ok bool
 	}
-	results := make([]found, len(parts))
-	errs := make([]error, len(parts))
+	var mu sync.Mutex
+	var best found
+	errs := make(chan error, len(ends))
 	needle := []byte(`"` + id + `"`)
 	var wg sync.WaitGroup
-	for i, p := range parts {
-		b := bounds[p]
-		if b[0] >= b[1] {
-			continue
-		}
+	for p, b := range ends {
 		wg.Go(func() {
-			r, err := bus.NewPartitionReader(cfg, topic, p, b[0])
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer r.Close()
-			for {
-				m, err := r.FetchMessage(ctx)
-				if err != nil {
-					errs[i] = fmt.Errorf("read %s[%d] at offset %d of %d: %w", topic, p, r.Offset(), b[1], err)
-					return
+			errs <- bus.ScanPartition(ctx, cfg, topic, p, b[0], b[1], func(m *kafka.Message) error {
+				if !bytes.Contains(m.Value, needle) {
+					return nil
 				}
-				if bytes.Contains(m.Value, needle) {
-					var a event.Alert
-					if json.Unmarshal(m.Value, &a) == nil && a.AlertID == id {
-						results[i] = found{a: a, at: m.Time, ok: true}
+				var v T
+				if json.Unmarshal(m.Value, &v) == nil && idOf(&v) == id {
+					mu.Lock()
+					if !best.ok || m.Time.After(best.at) {
+						best = found{v: v, at: m.Time, ok: true}
 					}
+					mu.Unlock()
 				}
-				if m.Offset+1 >= b[1] {
-					return
-				}
-			}
+				return nil
+			})
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return event.Alert{}, err
+	close(errs)
+	var all []error
+	for e := range errs {
+		all = append(all, e)
 	}
-	var best found
-	for _, f := range results {
-		if f.ok && (!best.ok || f.at.After(best.at)) {
-			best = f
-		}
+	if err := errors.Join(all...); err != nil {
+		return zero, err
 	}
 	if !best.ok {
-		return event.Alert{}, fmt.Errorf("%w on %s (%d partitions read to their end): check the id with 'vigil tail --from first --idle 2s %s'",
-			errAlertNotFound, topic, len(parts), topic)
+		return zero, fmt.Errorf("%w on %s (%d partitions read to their end)", errRecordNotFound, topic, len(ends))
 	}
-	return best.a, nil
-}
-
-// partitionBounds returns the first and end offsets of each partition.
-func partitionBounds(ctx context.Context, cfg bus.Config, topic string, parts []int) (map[int][2]int64, error) {
-	c, err := bus.NewClient(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	var reqs []kafka.OffsetRequest
-	for _, p := range parts {
-		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
-	}
-	resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("list the offsets of %s: %w", topic, err)
-	}
-	out := map[int][2]int64{}
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("list the offsets of %s[%d]: %w", topic, po.Partition, po.Error)
-		}
-		out[po.Partition] = [2]int64{po.FirstOffset, po.LastOffset}
-	}
-	return out, nil
+	return best.v, nil
 }
 
 // publishAlert produces a to topic keyed by its group key, as the

@@ -107,39 +107,16 @@ func topicAlerts(t *testing.T, cfg bus.Config, topic string) (recs []event.Alert
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	parts, err := bus.Partitions(ctx, cfg, topic)
+	err := bus.Scan(ctx, cfg, topic, func(m *kafka.Message) error {
+		var a event.Alert
+		if err := json.Unmarshal(m.Value, &a); err != nil {
+			return err
+		}
+		recs, keys = append(recs, a), append(keys, string(m.Key))
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	bounds, err := partitionBounds(ctx, cfg, topic, parts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range parts {
-		b := bounds[p]
-		if b[0] >= b[1] {
-			continue
-		}
-		r, err := bus.NewPartitionReader(cfg, topic, p, b[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				r.Close()
-				t.Fatal(err)
-			}
-			var a event.Alert
-			if err := json.Unmarshal(m.Value, &a); err != nil {
-				t.Fatal(err)
-			}
-			recs, keys = append(recs, a), append(keys, string(m.Key))
-			if m.Offset+1 >= b[1] {
-				break
-			}
-		}
-		r.Close()
 	}
 	return recs, keys
 }
