@@ -230,7 +230,7 @@ func findAlert(ctx context.Context, cfg bus.Config, topic, id string) (event.Ale
 	return a, err
 }
 
-// findLatest returns the latest record (by record time) whose id (idOf)
+// findLatest returns the latest record whose id (idOf)
 // is id, reading every partition of topic up to its end in parallel.
 // Records that do not contain the id's JSON string are skipped unread.
 func findLatest[T any](ctx context.Context, cfg bus.Config, topic, id string, idOf func(*T) string) (T, error) {
@@ -240,9 +240,11 @@ func findLatest[T any](ctx context.Context, cfg bus.Config, topic, id string, id
 		return zero, err
 	}
 	type found struct {
-		v  T
-		at time.Time
-		ok bool
+		v    T
+		at   time.Time
+		part int
+		off  int64
+		ok   bool
 	}
 	var mu sync.Mutex
 	var best found
@@ -258,8 +260,11 @@ func findLatest[T any](ctx context.Context, cfg bus.Config, topic, id string, id
 				var v T
 				if json.Unmarshal(m.Value, &v) == nil && idOf(&v) == id {
 					mu.Lock()
-					if !best.ok || m.Time.After(best.at) {
-						best = found{v: v, at: m.Time, ok: true}
+					// One id is one key, so its records share a partition
+					// and the larger offset is the later state; the record
+					// time decides only across partitions.
+					if !best.ok || (m.Partition == best.part && m.Offset > best.off) || (m.Partition != best.part && m.Time.After(best.at)) {
+						best = found{v: v, at: m.Time, part: m.Partition, off: m.Offset, ok: true}
 					}
 					mu.Unlock()
 				}

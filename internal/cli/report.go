@@ -33,11 +33,12 @@ func reportCommand() *command {
 		rf                                reportFlags
 		id, token, org, actor, actorToken string
 		hourly                            bool
+		regime, version                   string
 	)
 	return &command{
 		name:    "report",
-		summary: "Export subject access history and actor activity (CSV, JSON or NDJSON)",
-		usage:   "subject (--id ID | --token TOKEN) | actor --org ORG (--actor ID | --actor-token TOKEN) [--hourly]  --from TIME [--to TIME] [flags]",
+		summary: "Export subject access history, actor activity and regulator reports of incidents",
+		usage:   "subject (--id ID | --token TOKEN) | actor --org ORG (--actor ID | --actor-token TOKEN) [--hourly]  --from TIME [--to TIME] | incident ID --regime REGIME [flags]",
 		help: `vigil report subject --id ID --from TIME [--to TIME]
     Every access to one person's data in [from, to): event id, time, who
     (actor, type, role, department), what action, which data categories, how
@@ -52,6 +53,18 @@ vigil report actor --org ORG --actor ID --from TIME [--to TIME] [--hourly]
     with --hourly what it touched per hour and data category (events,
     distinct subjects, records, denied). When pseudonymise.tokenise_actor is
     on, --actor is tokenised like --id; --actor-token takes a token.
+
+vigil report incident ID --regime cac|gdpr|hipaa [--version V] [--format json|csv]
+    The regulator report(s) of a confirmed incident: for each report
+    obligation of the regime (CAC initial, supplement and 30-day summary;
+    GDPR art. 33; HIPAA HHS report and annual log) the fields its regime
+    file requires, with the values the DPO recorded ('vigil incident set')
+    or the incident record gives (discovery time, people, minors, data
+    categories), and PENDING where nothing is known yet — never invented.
+    --version keeps one (initial, supplement, summary, …). A GDPR report
+    past 72 h asks for the reasons for the delay. The incident is read
+    from the incidents topic (bus.brokers, or the running 'vigil up' with
+    --data DIR). Record the submission with 'vigil incident submit'.
 
 Where the data comes from: with --data DIR, the embedded store of
 'vigil up' in DIR (also while it runs: the file is opened read-only);
@@ -79,11 +92,19 @@ prefixed with ' . A progress line goes to stderr (--progress).`,
 			fs.fs.StringVar(&rf.to, "to", "", "end of the period, exclusive (`TIME`, default now)")
 			fs.fs.StringVar(&rf.format, "format", "csv", "output `format`: csv, json or ndjson")
 			fs.fs.StringVar(&rf.output, "output", "", "write to this `file` instead of stdout (created, never overwritten)")
+			fs.fs.StringVar(&regime, "regime", "", "incident: the `regime` of the report: cac, gdpr or hipaa")
+			fs.fs.StringVar(&version, "version", "", "incident: only this report `version` (initial, supplement, summary, hhs, annual_log)")
 			fs.fs.StringVar(&rf.progress, "progress", "auto", "progress on stderr: auto (a bar on a terminal, else a line every 10s), always, never")
 		},
 		run: func(ctx context.Context, c *invocation) int {
+			if len(c.args) > 0 && c.args[0] == "incident" {
+				return reportIncident(ctx, c, c.args[1:], rf, regime, version)
+			}
+			if regime != "" || version != "" {
+				return c.fail(ExitUsage, "--regime and --version belong to the incident report")
+			}
 			if len(c.args) != 1 || (c.args[0] != "subject" && c.args[0] != "actor") {
-				return c.fail(ExitUsage, "want one report, subject or actor (see vigil report --help)")
+				return c.fail(ExitUsage, "want one report, subject, actor or incident (see vigil report --help)")
 			}
 			kind := c.args[0]
 			var probs []string
