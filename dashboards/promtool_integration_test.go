@@ -7,17 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-audit/vigil/internal/testenv"
 )
 
-// promtool runs promtool with args in alerts/. The integration suite runs
-// after scripts/services.sh installed it (Debian package prometheus).
+// promtool runs the promtool scripts/services.sh installed (Debian package
+// prometheus) with args in alerts/.
 func promtool(t *testing.T, args ...string) {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not found: scripts/services.sh up installs it (Debian package prometheus)")
-	}
-	cmd := exec.Command(path, args...)
+	cmd := exec.Command(testenv.Promtool(t), args...)
 	cmd.Dir = "alerts"
 	out, err := cmd.CombinedOutput()
 	if err != nil {

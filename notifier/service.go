@@ -311,6 +311,18 @@ func (s *Service) Waive(ctx context.Context, id, oid, reason string, op Operator
 	if strings.TrimSpace(reason) == "" {
 		return event.Incident{}, fmt.Errorf("%w: waiving an obligation needs a reason", ErrBadCommand)
 	}
+	return s.updateObligation(ctx, id, oid, func(inc *event.Incident, o *event.Obligation) error {
+		if err := s.mayDecide(o, op); err != nil {
+			return err
+		}
+		o.Status, o.WaivedBy, o.WaivedReason, o.DoneAt = event.ObligationWaived, op.Name, reason, event.NewTimestamp(s.now())
+		return nil
+	})
+}
+
+// updateObligation records a change fn makes to obligation oid of
+// incident id.
+func (s *Service) updateObligation(ctx context.Context, id, oid string, fn func(*event.Incident, *event.Obligation) error) (event.Incident, error) {
 	cur, err := s.book.Find(id)
 	if err != nil {
 		return cur, err
@@ -320,12 +332,7 @@ func (s *Service) Waive(ctx context.Context, id, oid, reason string, op Operator
 		if err != nil {
 			return err
 		}
-		o := &inc.Obligations[i]
-		if err := s.mayDecide(o, op); err != nil {
-			return err
-		}
-		o.Status, o.WaivedBy, o.WaivedReason, o.DoneAt = event.ObligationWaived, op.Name, reason, event.NewTimestamp(s.now())
-		return nil
+		return fn(inc, &inc.Obligations[i])
 	})
 }
 
@@ -348,16 +355,7 @@ func (s *Service) Submit(ctx context.Context, id, oid, version, reference string
 	if strings.TrimSpace(reference) == "" || strings.TrimSpace(version) == "" {
 		return event.Incident{}, fmt.Errorf("%w: a submission needs a version and the regulator's reference number", ErrBadCommand)
 	}
-	cur, err := s.book.Find(id)
-	if err != nil {
-		return cur, err
-	}
-	return s.book.Update(ctx, cur.IncidentID, false, func(inc *event.Incident) error {
-		i, err := obligation(inc, oid)
-		if err != nil {
-			return err
-		}
-		o := &inc.Obligations[i]
+	return s.updateObligation(ctx, id, oid, func(inc *event.Incident, o *event.Obligation) error {
 		if !op.Has(cmp.Or(o.ApprovalRole, RoleDPO)) {
 			return fmt.Errorf("%w: submitting %s needs the %s role", ErrForbidden, o.ID, cmp.Or(o.ApprovalRole, RoleDPO))
 		}

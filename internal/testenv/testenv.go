@@ -24,7 +24,9 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -88,3 +90,25 @@ func Rsyslogd(t testing.TB) string { t.Helper(); return Lookup(t, "VIGIL_TEST_RS
 
 // Chromium returns the path of the Chromium binary.
 func Chromium(t testing.TB) string { t.Helper(); return Lookup(t, "VIGIL_TEST_CHROMIUM") }
+
+// Golden compares got with the golden file at path, or (update true, from
+// the package's -update flag) writes got there first. A mismatch fails t
+// with both texts.
+func Golden(t testing.TB, path string, got []byte, update bool) {
+	t.Helper()
+	if update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (run the test with -update if the change is intended):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}

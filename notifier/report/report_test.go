@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-audit/vigil/internal/event"
+
+	"github.com/vigil-audit/vigil/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -53,19 +54,7 @@ func incident() *event.Incident {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./notifier/report -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the golden file; run with -update if the change is intended\n--- got\n%s", name, got)
-	}
+	testenv.Golden(t, filepath.Join("testdata", name), got, *update)
 }
 
 func TestReportsGolden(t *testing.T) {
