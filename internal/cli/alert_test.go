@@ -59,18 +59,7 @@ func TestAlertUsage(t *testing.T) {
 		{name: "unreachable broker", env: []string{brokers}, args: []string{"alert", "show", "a1", "--timeout", "1s"}, code: ExitFailure,
 			stderr: "vigil alert: alert a1:"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := run(t, tt.env, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
-			}
-			if !strings.Contains(out, tt.stdout) {
-				t.Errorf("stdout does not contain %q:\n%s", tt.stdout, out)
-			}
-			if !strings.Contains(errOut, tt.stderr) {
-				t.Errorf("stderr does not contain %q:\n%s", tt.stderr, errOut)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { expectRun(t, tt.env, tt.args, tt.code, tt.stdout, tt.stderr) })
 	}
 }
 

@@ -90,7 +90,7 @@ func TestRunUsage(t *testing.T) {
 		{name: "sink bad clickhouse addr", env: []string{"VIGIL_BUS_BROKERS=127.0.0.1:1", "VIGIL_CLICKHOUSE_ADDR=nohost"}, args: []string{"sink"}, code: ExitUsage,
 			stderr: `clickhouse.addr[0]: "nohost" is not host:port`},
 		{name: "notify not built", args: []string{"notify"}, code: ExitNotBuilt, stderr: "issue 6"},
-		{name: "report no kind", args: []string{"report"}, code: ExitUsage, stderr: "want one report, subject or actor"},
+		{name: "report no kind", args: []string{"report"}, code: ExitUsage, stderr: "want one report, subject, actor or incident"},
 		{name: "report subject no id", args: []string{"report", "subject", "--from", "2026-01-01"}, code: ExitUsage, stderr: "give exactly one of --id or --token"},
 		{name: "report subject id and token", args: []string{"report", "subject", "--id", "a", "--token", "p_x", "--from", "2026-01-01"}, code: ExitUsage, stderr: "give exactly one of --id or --token"},
 		{name: "report subject no from", args: []string{"report", "subject", "--token", "p_x"}, code: ExitUsage, stderr: "--from is required"},
@@ -133,18 +133,23 @@ func TestRunUsage(t *testing.T) {
 		{name: "version extra", args: []string{"version", "x"}, code: ExitUsage, stderr: "takes no arguments"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := run(t, tt.env, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
-			}
-			if !strings.Contains(out, tt.stdout) {
-				t.Errorf("stdout does not contain %q:\n%s", tt.stdout, out)
-			}
-			if !strings.Contains(errOut, tt.stderr) {
-				t.Errorf("stderr does not contain %q:\n%s", tt.stderr, errOut)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { expectRun(t, tt.env, tt.args, tt.code, tt.stdout, tt.stderr) })
+	}
+}
+
+// expectRun runs vigil with args and checks its exit status and that
+// stdout and stderr contain the given substrings.
+func expectRun(t *testing.T, env, args []string, code int, stdout, stderr string) {
+	t.Helper()
+	got, out, errOut := run(t, env, args...)
+	if got != code {
+		t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", got, code, out, errOut)
+	}
+	if !strings.Contains(out, stdout) {
+		t.Errorf("stdout does not contain %q:\n%s", stdout, out)
+	}
+	if !strings.Contains(errOut, stderr) {
+		t.Errorf("stderr does not contain %q:\n%s", stderr, errOut)
 	}
 }
 

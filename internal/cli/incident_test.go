@@ -3,7 +3,6 @@ package cli
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -38,11 +37,6 @@ func TestIncidentUsage(t *testing.T) {
 		{"submit needs reference", env, []string{"incident", "submit", "abc", "cac.initial", "--version", "initial"}, ExitUsage, "submit needs --version and --reference"},
 		{"unreachable notifier", []string{"VIGIL_SERVER=http://127.0.0.1:1"}, []string{"incident", "list", "--token-file", tokenFile, "--timeout", "2s"}, ExitFailure, "notifier at http://127.0.0.1:1"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := run(t, tc.environ, tc.args...)
-			if code != tc.code || !strings.Contains(stderr, tc.msg) {
-				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, tc.code, tc.msg)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectRun(t, tc.environ, tc.args, tc.code, "", tc.msg) })
 	}
 }
