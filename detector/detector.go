@@ -159,10 +159,11 @@
 // Options.ExpiredExceptions lists those already expired, for a warning.
 //
 // Dispositions. Analysts close alerts (closed_false_positive,
-// closed_authorized, closed_duplicate) or escalate them through the
-// console, which publishes the alert record with the new status on the
-// alerts topic; the runner feeds every record whose status is not open
-// back to Dispose. The kept alert takes the status, reason and author,
+// closed_authorized, closed_duplicate) with `vigil alert close`, which
+// publishes the alert record with the new status, status_reason and
+// status_by on the alerts topic; the runner feeds every record whose
+// status is not open and that no detector produced (header vigil-origin:
+// detector) back to Dispose. The kept alert takes the status, reason and author,
 // and findings that fold into it later keep that status: a closed alert
 // is not re-opened within its window. A disposition of an alert not in
 // state (yet) waits for it, bounded by Options.MaxPendingDispositions.

@@ -270,32 +270,38 @@ func ingestToken(cfg *Config) (token string, generated bool, err error) {
 	if cfg.Ingest.Token != "" {
 		return cfg.Ingest.Token, false, nil
 	}
-	path := filepath.Join(cfg.Data, "ingest-token")
+	return dataToken(filepath.Join(cfg.Data, "ingest-token"), "VIGIL_INGEST_TOKEN")
+}
+
+// dataToken returns the token saved in path, or a new random one it saves
+// there (mode 0600); generated is true for a new token. envHint names the
+// variable that can provide the token instead.
+func dataToken(path, envHint string) (token string, generated bool, err error) {
 	t, err := config.ReadSecretFile(path)
 	switch {
 	case err == nil && strings.TrimSpace(t) != "":
 		return strings.TrimSpace(t), false, nil
 	case err == nil:
-		return "", false, fmt.Errorf("%s is empty: delete it to have a new token generated, or set VIGIL_INGEST_TOKEN", path)
+		return "", false, fmt.Errorf("%s is empty: delete it to have a new token generated, or set %s", path, envHint)
 	}
 	if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
-		return "", false, fmt.Errorf("read ingest token: %v", err)
+		return "", false, fmt.Errorf("read %s: %v", path, err)
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", false, fmt.Errorf("generate ingest token: %w", err)
+		return "", false, fmt.Errorf("generate a token for %s: %w", path, err)
 	}
 	token = "vgl_" + base64.RawURLEncoding.EncodeToString(b)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return "", false, fmt.Errorf("save ingest token: %w", err)
+		return "", false, fmt.Errorf("save token: %w", err)
 	}
 	if _, err := f.WriteString(token + "\n"); err != nil {
 		f.Close()
-		return "", false, fmt.Errorf("save ingest token in %s: %w", path, err)
+		return "", false, fmt.Errorf("save token in %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return "", false, fmt.Errorf("save ingest token in %s: %w", path, err)
+		return "", false, fmt.Errorf("save token in %s: %w", path, err)
 	}
 	return token, true, nil
 }
