@@ -158,8 +158,13 @@ func (s *Service) Transition(ctx context.Context, id string, to event.IncidentSt
 		if err := s.transition(inc, to, reason, awareAt, op, s.now()); err != nil {
 			return err
 		}
-		if to == event.IncidentConfirmed {
+		switch {
+		case to == event.IncidentConfirmed:
 			return s.replan(inc, scope)
+		case to == event.IncidentContained && !inc.AwareAt.IsZero():
+			// Handling has ended: follow-ups timed from it (the CAC
+			// 30-day summary) get their deadlines.
+			return s.replan(inc, Scope{Scope: inc.Scope})
 		}
 		return nil
 	})
