@@ -1,11 +1,23 @@
-// Package backfill runs detection rules over past events kept in Kafka and
-// reports the alerts they would have raised, telling apart the alerts that
-// are already on the alerts topic from the new ones.
+// Package backfill runs detection rules, with the behaviours and options
+// of the live detector, over past events and reports the alerts they would
+// have raised, telling apart the alerts already raised from the new ones.
+// The past events come from one of two sources:
 //
-// Every access and device partition is read from the first record whose
+//   - Kafka retention (Run): the event topics, already raised = the ids on
+//     the alerts topic; described below.
+//   - The store (RunStore): ClickHouse or the embedded SQLite store, read
+//     through store.EventScanner in event-time order, each event once;
+//     already raised = the ids of the store's alerts table. The store keeps
+//     every field of the event contract, so rules and behaviours see what
+//     they see live; it cannot see events it never got (dead letters,
+//     events the sink has not written yet) nor months retention dropped,
+//     and it feeds all events to one detector in occurred_at order, so an
+//     event the live detector dropped as too late may count. See RunStore.
+//
+// Run reads every access and device partition from the first record whose
 // timestamp is at or after From minus the longest correlation timespan (so
 // that windows open before From are rebuilt) up to the partition's end
-// offset when Run started, and fed in offset order to a fresh
+// offset when Run started, and feeds it in offset order to a fresh
 // detector.Partition. The drained alerts whose window starts in [From, To)
 // are kept (the last record of each alert id). The alerts topic is read
 // from its first offset up to its end offsets at start to collect the alert
@@ -46,8 +58,8 @@ type Config struct {
 	// Options are the detector options (zero: the defaults).
 	Options detector.Options
 	// Behaviours, when set, returns fresh behaviour instances for one
-	// partition; nil runs the rules only.
-	Behaviours func() []detector.Behaviour
+	// partition (as runner.WithBehaviours); nil runs the rules only.
+	Behaviours func() ([]detector.Behaviour, error)
 	// From and To bound the window starts of the alerts reported: [From, To).
 	From, To time.Time
 	// Lookback is how far before From reading starts; zero means the
@@ -101,15 +113,10 @@ func Run(ctx context.Context, cfg Config, report func(Result)) (Summary, error) 
 	cfg.AccessTopic = cmp.Or(cfg.AccessTopic, bus.TopicAccess)
 	cfg.DeviceTopic = cmp.Or(cfg.DeviceTopic, bus.TopicDevice)
 	cfg.AlertsTopic = cmp.Or(cfg.AlertsTopic, bus.TopicAlerts)
-	lookback := cfg.Lookback
-	if lookback <= 0 {
-		for _, c := range cfg.Set.Correlations {
-			lookback = max(lookback, c.Timespan)
-		}
-	}
-	// Check the detector options once, before any reading.
-	if _, err := detector.New(cfg.Set, cfg.Options, nil); err != nil {
-		return sum, fmt.Errorf("backfill: %w", err)
+	lookback := lookbackOf(cfg.Set, cfg.Lookback)
+	// Check the detector options and behaviours once, before any reading.
+	if _, err := newDetector(cfg.Set, cfg.Options, cfg.Behaviours); err != nil {
+		return sum, err
 	}
 	client, err := bus.NewClient(cfg.Bus)
 	if err != nil {
@@ -154,9 +161,9 @@ func Run(ctx context.Context, cfg Config, report func(Result)) (Summary, error) 
 			if start < 0 || start > end {
 				start = end // no record at or after begin
 			}
-			det, err := detector.New(cfg.Set, cfg.Options, behaviours(cfg))
+			det, err := newDetector(cfg.Set, cfg.Options, cfg.Behaviours)
 			if err != nil {
-				return sum, fmt.Errorf("backfill: %w", err)
+				return sum, err
 			}
 			var out []event.Alert
 			n, err := readRange(ctx, cfg.Bus, s.topic, p, start, end, func(m *kafka.Message) {
@@ -212,7 +219,13 @@ func Run(ctx context.Context, cfg Config, report func(Result)) (Summary, error) 
 		}
 	}
 	sum.ExistingIDs = len(existing)
+	collate(alerts, existing, &sum, report)
+	return sum, nil
+}
 
+// collate reports alerts by rule id, window start and alert id, each
+// marked Existing when its id is in existing, and counts them in sum.
+func collate(alerts map[string]event.Alert, existing map[string]bool, sum *Summary, report func(Result)) {
 	res := make([]Result, 0, len(alerts))
 	for id, a := range alerts {
 		r := Result{Alert: a, Status: New}
@@ -232,14 +245,36 @@ func Run(ctx context.Context, cfg Config, report func(Result)) (Summary, error) 
 	for _, r := range res {
 		report(r)
 	}
-	return sum, nil
 }
 
-func behaviours(cfg Config) []detector.Behaviour {
-	if cfg.Behaviours == nil {
-		return nil
+// lookbackOf is how far before From reading starts: set when positive,
+// else the longest correlation timespan of the rule set.
+func lookbackOf(set *sigma.Set, given time.Duration) time.Duration {
+	if given > 0 {
+		return given
 	}
-	return cfg.Behaviours()
+	var lb time.Duration
+	for _, c := range set.Correlations {
+		lb = max(lb, c.Timespan)
+	}
+	return lb
+}
+
+// newDetector is a fresh detector with fresh behaviours, as the runner
+// builds one per partition.
+func newDetector(set *sigma.Set, opts detector.Options, behaviours func() ([]detector.Behaviour, error)) (*detector.Partition, error) {
+	var bs []detector.Behaviour
+	if behaviours != nil {
+		var err error
+		if bs, err = behaviours(); err != nil {
+			return nil, fmt.Errorf("backfill: behaviours: %w", err)
+		}
+	}
+	det, err := detector.New(set, opts, bs)
+	if err != nil {
+		return nil, fmt.Errorf("backfill: %w", err)
+	}
+	return det, nil
 }
 
 // listOffsets asks the offsets of req(p) for every partition of topic. A

@@ -20,6 +20,7 @@ const (
 	RuleDeviceManyAccounts = detector.BehaviourPrefix + "device_many_accounts"
 	RuleFaceVerifyFailures = detector.BehaviourPrefix + "face_verify_failures"
 	RuleSIMSwap            = detector.BehaviourPrefix + "sim_swap"
+	RuleDormantAccount     = detector.BehaviourPrefix + "dormant_account"
 )
 
 // Stats describe a behaviour's state, for metrics: how many entries it
@@ -81,6 +82,9 @@ func New(cfg Config) ([]detector.Behaviour, error) {
 	}
 	if c.SIMSwap.Enabled {
 		out = append(out, newSIMSwap(c.SIMSwap))
+	}
+	if c.DormantAccount.Enabled {
+		out = append(out, newDormant(c.DormantAccount))
 	}
 	return out, nil
 }

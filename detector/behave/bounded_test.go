@@ -125,6 +125,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 	cfg.DeviceManyAccounts = d.DeviceManyAccounts
 	cfg.FaceVerifyFailures = d.FaceVerifyFailures
 	cfg.SIMSwap = d.SIMSwap
+	cfg.DormantAccount = d.DormantAccount
 	bs, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ type Config struct {
 	DeviceManyAccounts ManyAccountsConfig  `yaml:"device_many_accounts"`
 	FaceVerifyFailures FaceFailuresConfig  `yaml:"face_verify_failures"`
 	SIMSwap            SIMSwapConfig       `yaml:"sim_swap"`
+	DormantAccount     DormantConfig       `yaml:"dormant_account"`
 }
 
 // BaselineConfig is the actor_baseline section (see the package doc).
@@ -295,6 +296,28 @@ type SIMSwapConfig struct {
 	LearningPeriod time.Duration `yaml:"learning_period"`
 }
 
+// DormantConfig is the dormant_account section.
+type DormantConfig struct {
+	Enabled  bool           `yaml:"enabled"`
+	Severity event.Severity `yaml:"severity"` // empty means high; minors' and VIPs' data: one step higher
+	// Idle is how long an actor must have had no event to count as
+	// dormant. Zero means 720h (30 days).
+	Idle time.Duration `yaml:"idle"`
+	// MinActiveDays: only an actor seen on this many distinct days (UTC)
+	// before the gap can be dormant, so a new actor is not. Zero means 3.
+	MinActiveDays int `yaml:"min_active_days"`
+	// MinRecords records of sensitive categories, or exported, printed or
+	// downloaded, within Window of the first event after the gap fire.
+	// Zero means 20 within 24h.
+	MinRecords int           `yaml:"min_records"`
+	Window     time.Duration `yaml:"window"`
+	// ForgetAfter drops an actor not seen for this long (it is then new
+	// when it returns). Zero means 8760h (365 days); longer than idle.
+	ForgetAfter time.Duration `yaml:"forget_after"`
+	// MaxActors bounds the state. Zero means 100000.
+	MaxActors int `yaml:"max_actors"`
+}
+
 // Defaults returns the configuration with every behaviour enabled and
 // every default spelled out.
 func Defaults() Config {
@@ -337,6 +360,9 @@ func Defaults() Config {
 		SIMSwap: SIMSwapConfig{Enabled: true, Severity: event.SeverityHigh,
 			Window: 2 * time.Hour, FollowedBy: []event.DeviceKind{event.KindPasswordReset}, MaxAccounts: 100000,
 			MaxDevices: 100000, ForgetAfter: 720 * time.Hour, LearningPeriod: 24 * time.Hour},
+		DormantAccount: DormantConfig{Enabled: true, Severity: event.SeverityHigh,
+			Idle: 720 * time.Hour, MinActiveDays: 3, MinRecords: 20, Window: 24 * time.Hour,
+			ForgetAfter: 8760 * time.Hour, MaxActors: 100000},
 	}
 }
 
@@ -499,6 +525,15 @@ func (c Config) withDefaults() Config {
 	def(&w.MaxDevices, dw.MaxDevices)
 	defd(&w.ForgetAfter, dw.ForgetAfter)
 	defd(&w.LearningPeriod, dw.LearningPeriod)
+
+	z, dz := &c.DormantAccount, d.DormantAccount
+	defs(&z.Severity, dz.Severity)
+	defd(&z.Idle, dz.Idle)
+	def(&z.MinActiveDays, dz.MinActiveDays)
+	def(&z.MinRecords, dz.MinRecords)
+	defd(&z.Window, dz.Window)
+	defd(&z.ForgetAfter, dz.ForgetAfter)
+	def(&z.MaxActors, dz.MaxActors)
 	return c
 }
 
@@ -754,6 +789,21 @@ func (c Config) Validate() error {
 	count("sim_swap.max_devices", w.MaxDevices)
 	dur("sim_swap.forget_after", w.ForgetAfter, time.Hour)
 	dur("sim_swap.learning_period", w.LearningPeriod, 0)
+
+	z := c.DormantAccount
+	sev("dormant_account", z.Severity)
+	dur("dormant_account.idle", z.Idle, time.Hour)
+	count("dormant_account.min_active_days", z.MinActiveDays)
+	count("dormant_account.min_records", z.MinRecords)
+	if z.MinRecords > maxBurst {
+		add("dormant_account.min_records", "%d is more than %d", z.MinRecords, maxBurst)
+	}
+	dur("dormant_account.window", z.Window, time.Minute)
+	dur("dormant_account.forget_after", z.ForgetAfter, time.Hour)
+	count("dormant_account.max_actors", z.MaxActors)
+	if e := c.withDefaults().DormantAccount; e.ForgetAfter <= e.Idle {
+		add("dormant_account.forget_after", "%s is not longer than idle (%s)", e.ForgetAfter, e.Idle)
+	}
 	return errors.Join(errs...)
 }
 

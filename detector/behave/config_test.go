@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{RuleActorBaseline, RuleFirstSeen, RuleImpossibleTravel, RuleCareRelationship, RuleBreakGlassBurst,
-		RuleOffHours, RuleDeviceSignals, RuleDeviceManyAccounts, RuleFaceVerifyFailures, RuleSIMSwap}
+		RuleOffHours, RuleDeviceSignals, RuleDeviceManyAccounts, RuleFaceVerifyFailures, RuleSIMSwap, RuleDormantAccount}
 	var got []string
 	for _, b := range bs {
 		got = append(got, b.Name())
@@ -90,8 +90,8 @@ func TestLoadYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(bs) != 9 {
-		t.Errorf("%d behaviours, want 9 (break_glass_burst disabled)", len(bs))
+	if len(bs) != 10 {
+		t.Errorf("%d behaviours, want 10 (break_glass_burst disabled)", len(bs))
 	}
 	// Unknown keys and malformed values are refused by the loader, each
 	// with its key path.

@@ -64,7 +64,7 @@
 // tracks and how many it has evicted (limit reached: raise the limit, the
 // evicted history is lost) or expired, for the runner to export as
 // metrics (StatsReporter). In the steady state — known actors and devices, nothing firing
-// — no behaviour allocates, and all ten together cost about 0.5–0.7 µs
+// — no behaviour allocates, and all eleven together cost about 0.5–0.7 µs
 // per event with 200 actors on a partition and 2–2.5 µs with 20,000, where
 // the tables no longer fit in cache (BenchmarkBehaviours; tables are
 // indexed by a 128-bit hash of org and id, one lookup per behaviour).
@@ -295,4 +295,28 @@
 //	learning_period  24h     of event time before the first finding
 //	forget_after     720h    forget a device unseen this long
 //	max_accounts, max_devices  100000, 100000
+//
+// # dormant_account (vigil.behaviour.dormant_account, high; minors' and VIPs' data critical)
+//
+// An actor (org and actor id) seen on at least min_active_days distinct
+// days, then with no event at all for at least idle (event time: a
+// first event after exactly idle counts, one a millisecond earlier does
+// not), that within window of its first event back touches min_records
+// records (record_count, at least 1 per access) of sensitive categories
+// (event.SensitiveCategories) or exports, prints or downloads them, with
+// outcome success: a forgotten account taken over, or a leaver's account
+// never closed. It fires once per waking, with the accesses counted so
+// far as evidence; severity is raised one step (high → critical) when
+// one of them touched a minor's data (subject.minor or minor_data) or a
+// VIP. A new actor is not dormant, and one back from leave reading a few
+// records, or ordinary (contact) data only, stays below min_records. An
+// actor unseen for forget_after is forgotten and is new when it returns.
+// Device events are not watched: customers come back to the app after
+// weeks as a matter of course, and the device stream is keyed by device.
+//
+//	idle             720h    (30 days) without any event
+//	min_active_days  3       distinct UTC days seen before the gap
+//	min_records, window  20 within 24h of the first event back
+//	forget_after     8760h   longer than idle
+//	max_actors       100000
 package behave

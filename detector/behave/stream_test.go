@@ -31,6 +31,8 @@ func fastConfig() Config {
 	ff := &c.FaceVerifyFailures
 	ff.Failures, ff.Window, ff.MaxDevices, ff.MaxAccounts = 2, 30*time.Minute, 10, 10
 	c.SIMSwap.MaxAccounts = 10
+	z := &c.DormantAccount
+	z.Idle, z.MinActiveDays, z.MinRecords, z.Window, z.MaxActors = 6*time.Hour, 1, 3, 2*time.Hour, 36
 	return c
 }
 

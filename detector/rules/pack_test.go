@@ -37,6 +37,7 @@ var behaviourCoverage = map[simulate.Kind][]string{
 	simulate.KindBulkExport:           {behave.RuleActorBaseline},
 	simulate.KindDepartingExfil:       {behave.RuleActorBaseline},
 	simulate.KindDeniedBurst:          {behave.RuleActorBaseline},
+	simulate.KindDormantAccount:       {behave.RuleDormantAccount},
 }
 
 func mustLoad(t testing.TB) *sigma.Set {

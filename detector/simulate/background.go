@@ -183,6 +183,7 @@ type gen struct {
 	bg   *rng // background
 	sc   *rng // benign scenarios
 	inc  *rng // incidents
+	dorm *rng // dormant accounts: their history, returns and incidents
 	ord  uint64
 	acc  []event.AccessEvent // background slab of the current slice
 	dev  []event.DeviceEvent
@@ -194,6 +195,9 @@ type gen struct {
 	busyIv map[uint64][2]int64   // busyKey → [start, end] of the person's last incident, Unix ms
 	incSeq int
 	speed  float64 // incident time scale: 1, or demoSpeed for the demo burst
+
+	dormant []dormantActor // the pool of dormant accounts not woken yet
+	dormSeq int            // dormant accounts made so far
 
 	travel []travelClient // per travelPlaces entry
 	devW   float64        // mean of appDiurnal
@@ -208,9 +212,10 @@ type travelClient struct {
 func newGen(w *world, cfg Config) *gen {
 	g := &gen{
 		w: w, cfg: cfg,
-		bg:  newRNG(cfg.Seed, streamBackground),
-		sc:  newRNG(cfg.Seed, streamScenario),
-		inc: newRNG(cfg.Seed, streamIncident),
+		bg:   newRNG(cfg.Seed, streamBackground),
+		sc:   newRNG(cfg.Seed, streamScenario),
+		inc:  newRNG(cfg.Seed, streamIncident),
+		dorm: newRNG(cfg.Seed, streamDormant),
 
 		speed: 1,
 	}

@@ -27,10 +27,11 @@ const (
 	KindDeviceFarm           Kind = "device_farm"                     // one device, many accounts
 	KindEmulatorRealname     Kind = "emulator_realname"               // emulator or hook framework during real-name or face checks
 	KindDepartingExfil       Kind = "departing_employee_exfiltration" // an actor on notice reads far more subjects than usual
+	KindDormantAccount       Kind = "dormant_account"                 // an account idle for weeks wakes and reads sensitive records in bulk
 )
 
 var kinds = []Kind{KindVIPSnooping, KindBulkExport, KindOffHoursBrowsing, KindNoRelationshipAccess,
-	KindDeniedBurst, KindCompromisedAccount, KindDeviceFarm, KindEmulatorRealname, KindDepartingExfil}
+	KindDeniedBurst, KindCompromisedAccount, KindDeviceFarm, KindEmulatorRealname, KindDepartingExfil, KindDormantAccount}
 
 // Kinds lists every incident kind in a fixed order.
 func Kinds() []Kind { return slices.Clone(kinds) }

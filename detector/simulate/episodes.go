@@ -416,6 +416,11 @@ func (g *gen) incident(k Kind, t time.Time, end int64) bool {
 		o = g.deviceFarm(r, b, t)
 	case KindEmulatorRealname:
 		o = g.emulator(r, b, t)
+	case KindDormantAccount:
+		// Its own rng stream: the other kinds' incidents stay the same.
+		if d := g.dormantWake(g.dorm, b, t); d != nil {
+			o, l.ActorID = d.o, d.ident.ID
+		}
 	}
 	if o == nil {
 		return false
@@ -446,6 +451,7 @@ var maxDuration = map[Kind]time.Duration{
 	KindDepartingExfil:       125 * time.Minute,
 	KindDeviceFarm:           200 * time.Minute,
 	KindEmulatorRealname:     15 * time.Minute,
+	KindDormantAccount:       65 * time.Minute,
 }
 
 // Roles that handle patients' records at the front line.

@@ -19,6 +19,7 @@ const (
 	streamBackground
 	streamScenario
 	streamIncident
+	streamDormant
 )
 
 func newRNG(seed, stream uint64) *rng {

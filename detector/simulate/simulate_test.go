@@ -35,7 +35,9 @@ func TestEventsValid(t *testing.T) {
 		if at.Before(prev.Time) {
 			t.Fatalf("%s event %d (%s) at %s is before the one before it (%s)", stream, i, id, at, prev)
 		}
-		if at.Before(ds.cfg.Start) || !at.Before(ds.cfg.Start.Add(ds.cfg.Duration)) {
+		// Dormant accounts' history is backdated weeks before the run.
+		if at.Before(ds.cfg.Start) && !at.Before(ds.cfg.Start.Add(-dormantMinGap+24*time.Hour)) ||
+			!at.Before(ds.cfg.Start.Add(ds.cfg.Duration)) {
 			t.Fatalf("%s event %s at %s is outside the run", stream, id, at)
 		}
 	}
@@ -109,6 +111,9 @@ func TestIncidentsLeaveBackgroundAlone(t *testing.T) {
 	strip := func(ds *dataset) []string {
 		var out []string
 		for _, e := range ds.background() {
+			if e.OccurredAt.Before(ds.cfg.Start) {
+				continue // the history of the incidents' dormant accounts
+			}
 			c := *e
 			c.EventID = ""
 			out = append(out, string(c.AppendJSON(nil)))
@@ -286,6 +291,29 @@ func checkAccessLabel(t *testing.T, ds *dataset, l *Label, tok *pseudo.Pseudonym
 		}
 		if len(l.SubjectIDs) < 150 || span > 2*time.Hour || exports > 8 {
 			fail("%d subjects in %s, %d exports", len(l.SubjectIDs), span, exports)
+		}
+	case KindDormantAccount:
+		sensitive := 0
+		for _, e := range evs {
+			if e.Actor.ID != l.ActorID {
+				fail("event %s by another actor", e.EventID)
+			}
+			for _, c := range e.Categories {
+				if c.Sensitive() {
+					sensitive++
+					break
+				}
+			}
+		}
+		if sensitive < 25 || span > 2*time.Hour {
+			fail("%d sensitive reads in %s", sensitive, span)
+		}
+		// The account was silent for at least dormantMinGap before.
+		for i := range ds.acc {
+			e := &ds.acc[i]
+			if e.Actor.ID == l.ActorID && e.OccurredAt.Before(l.Start.Time) && l.Start.Sub(e.OccurredAt.Time) < dormantMinGap {
+				fail("the account was active %s before waking", l.Start.Sub(e.OccurredAt.Time))
+			}
 		}
 	default:
 		fail("not an access kind")
@@ -667,6 +695,9 @@ func TestRealTimeDemo(t *testing.T) {
 			t.Fatalf("%d events in 10 minutes at 5/s", len(ats))
 		}
 		for k, at := range ats {
+			if at.Before(start) {
+				continue // dormant accounts' backdated history, handed over at once
+			}
 			if lag := rec.times[k].Sub(at); lag < 0 || lag >= time.Millisecond {
 				t.Fatalf("event %d occurred at %s was handed over at %s", k, at, rec.times[k])
 			}
@@ -845,7 +876,7 @@ func Example() {
 		kinds[l.Kind] = true
 	}
 	fmt.Println(len(s.Orgs()), "orgs,", len(kinds), "kinds of incident")
-	// Output: 4 orgs, 9 kinds of incident
+	// Output: 4 orgs, 10 kinds of incident
 }
 
 // A traveller is abroad only between days off: their city never changes
@@ -876,5 +907,41 @@ func TestTravelDaysOff(t *testing.T) {
 	}
 	if abroad == 0 {
 		t.Fatal("nobody travelled in ten weeks")
+	}
+}
+
+// The benign look-alike of dormant_account: accounts back from long leave
+// read a few patients' contact details, nothing sensitive, in the day.
+func TestDormantReturns(t *testing.T) {
+	ds := fixture(t)
+	labelled := map[string]bool{}
+	for _, l := range ds.lbl {
+		if l.Kind == KindDormantAccount {
+			labelled[l.ActorID] = true
+		}
+	}
+	returns := map[string]int{}
+	for _, e := range ds.background() {
+		id := e.Actor.ID
+		if len(id) < 6 || id[len(id)-5] != '9' || e.OccurredAt.Before(ds.cfg.Start) || labelled[id] {
+			continue
+		}
+		returns[id]++
+		for _, c := range e.Categories {
+			if c.Sensitive() {
+				t.Errorf("return of %s: event %s reads %s", id, e.EventID, c)
+			}
+		}
+		if h := ds.localHour(e.Org, e.OccurredAt); h < 9 || h >= 16 {
+			t.Errorf("return of %s at %02d:00 local", id, h)
+		}
+	}
+	if len(returns) < 5 {
+		t.Errorf("%d returns from leave in a day, want about 12", len(returns))
+	}
+	for id, n := range returns {
+		if n > 9 {
+			t.Errorf("return of %s: %d events, want a login and 3–8 reads", id, n)
+		}
 	}
 }

@@ -274,6 +274,7 @@ func (r *runner) run(ctx context.Context) error {
 		end = endT.UnixMilli()
 	}
 	r.idBuf = append(make([]byte, 0, len(r.s.prefix)+16), r.s.prefix...)
+	r.g.planDormant(start, endT, r.dormantIncidents())
 	if cfg.FirstIncidentsAfter > 0 && !cfg.NoIncidents {
 		r.g.speed = demoSpeed
 		for i, k := range cfg.Kinds {
@@ -316,6 +317,25 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// dormantIncidents is how many dormant_account incidents the run will
+// place at most: the demo burst's and those planned for the duration (for
+// a run without a duration, its first dormantUnbounded hours).
+func (r *runner) dormantIncidents() int {
+	cfg := &r.s.cfg
+	if cfg.NoIncidents || !slices.Contains(cfg.Kinds, KindDormantAccount) {
+		return 0
+	}
+	n := 0
+	if cfg.FirstIncidentsAfter > 0 {
+		n++
+	}
+	hours := float64(dormantUnbounded)
+	if cfg.Duration > 0 {
+		hours = cfg.Duration.Hours()
+	}
+	return n + int(math.Ceil(cfg.IncidentsPerHour*hours))
 }
 
 // planned is an incident to place.

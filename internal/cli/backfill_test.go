@@ -16,6 +16,8 @@ import (
 	"github.com/vigil-audit/vigil/detector/backfill"
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/store"
+	"github.com/vigil-audit/vigil/internal/store/sqlite"
 )
 
 const backfillRule = `title: Break-glass access
@@ -183,5 +185,126 @@ func TestRulesBackfill(t *testing.T) {
 	}
 	if !strings.Contains(backfillHelp, "--from") {
 		t.Error("backfillHelp does not document --from")
+	}
+}
+
+// TestRulesBackfillStore runs `vigil rules backfill --source store --data
+// DIR` over the embedded store of `vigil up`: the events of
+// TestRulesBackfill written by the SQLite writer (some twice), the alert
+// of staff-1 in the store's alerts table.
+func TestRulesBackfillStore(t *testing.T) {
+	ctx := t.Context()
+	t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	id := func(i int) string {
+		return event.AlertID("bf-break-glass", fmt.Sprintf("hosp-1/staff-%d", i), t0.Add(time.Duration(i)*time.Hour))
+	}
+	data := t.TempDir()
+	s, err := sqlite.Open(ctx, filepath.Join(data, embeddedStoreFile), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b store.Batch
+	for i := range 5 {
+		at := event.NewTimestamp(t0.Add(time.Duration(i) * time.Hour))
+		b.Access = append(b.Access, event.AccessEvent{
+			EventID: fmt.Sprintf("e-%d", i), OccurredAt: at, ReceivedAt: at, Source: "ehr", Org: "hosp-1",
+			Actor:  event.Actor{ID: fmt.Sprintf("staff-%d", i), Type: event.ActorStaff, Role: "nurse"},
+			Action: event.ActionBreakGlass, Subject: event.Subject{ID: "pt-1", Type: event.SubjectPatient},
+			Categories:   []event.Category{event.CategoryHealth},
+			Relationship: event.RelationshipTrue, Outcome: event.OutcomeSuccess,
+		})
+	}
+	b.Alerts = []store.Versioned[event.Alert]{{Version: 7, Value: event.Alert{AlertID: id(1), RuleID: "bf-break-glass",
+		GroupKey: "hosp-1/staff-1", Org: "hosp-1", WindowStart: event.NewTimestamp(t0.Add(time.Hour)), Status: "open"}}}
+	redelivered := store.Batch{Access: b.Access[1:3]}
+	for _, batch := range []*store.Batch{&b, &redelivered} {
+		if err := s.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rules := writeRules(t, map[string]string{"bg.yml": backfillRule})
+	from, to := "2026-11-01T08:30:00Z", "2026-11-01T11:30:00Z" // staff-1, 2, 3
+
+	for _, args := range [][]string{
+		{"backfill", rules, "--data", data, "--from", from, "--to", to, "--format", "json"},
+		{"backfill", rules, "--source", "store", "--data", data, "--from", from, "--to", to, "--format", "json"},
+	} {
+		t.Run(strings.Join(args[2:4], " "), func(t *testing.T) {
+			code, out, errs := runBackfill(t, args...)
+			if code != ExitOK {
+				t.Fatalf("code %d, stderr:\n%s", code, errs)
+			}
+			var got struct {
+				Alerts []struct {
+					Status backfill.Status `json:"status"`
+					Alert  event.Alert     `json:"alert"`
+				} `json:"alerts"`
+			}
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%v:\n%s", err, out)
+			}
+			var have []string
+			for _, a := range got.Alerts {
+				if a.Alert.RuleID == "bf-break-glass" {
+					have = append(have, string(a.Status)+" "+a.Alert.AlertID)
+				}
+			}
+			if want := []string{"existing " + id(1), "new " + id(2), "new " + id(3)}; fmt.Sprint(have) != fmt.Sprint(want) {
+				t.Errorf("alerts = %v, want %v", have, want)
+			}
+			// No correlation: reading is [--from, --to), each event once.
+			if !strings.Contains(errs, "3 events read from access") || !strings.Contains(errs, "the embedded store") {
+				t.Errorf("stderr lacks progress:\n%s", errs)
+			}
+		})
+	}
+
+	// The detector of `vigil detect`: detect.time_zones reaches the rules'
+	// hour modifier (08:00Z is 16:00 in Shanghai).
+	t.Run("time zones", func(t *testing.T) {
+		evening := writeRules(t, map[string]string{"evening.yml": strings.Replace(backfillRule,
+			"    action: break_glass", "    action: break_glass\n    occurred_at|hour|gte: 17", 1)})
+		shanghai := filepath.Join(t.TempDir(), "vigil.yml")
+		if err := os.WriteFile(shanghai, []byte("detect:\n  time_zones:\n    hosp-1: Asia/Shanghai\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			config string
+			re     string
+		}{
+			{"", `(?m)^total\s+0\s+0\s+0$`},
+			{shanghai, `(?m)^bf-break-glass\s+3\s+1\s+2$`},
+		} {
+			args := []string{"backfill", evening, "--data", data, "--from", from, "--to", to}
+			if tc.config != "" {
+				args = append(args, "--config", tc.config)
+			}
+			code, out, errs := runBackfill(t, args...)
+			if code != ExitOK || !regexp.MustCompile(tc.re).MatchString(out) {
+				t.Errorf("config %q: code %d, stdout:\n%s\nstderr:\n%s\nwant match %s", tc.config, code, out, errs, tc.re)
+			}
+		}
+	})
+
+	errCases := []struct {
+		name string
+		args []string
+		re   string
+	}{
+		{"unknown source", []string{"backfill", rules, "--source", "s3", "--from", from, "--to", to}, `--source: "s3"`},
+		{"data with kafka", []string{"backfill", rules, "--source", "kafka", "--data", data, "--from", from, "--to", to}, `--data reads the embedded store`},
+		{"no store there", []string{"backfill", rules, "--data", t.TempDir(), "--from", from, "--to", to}, `no embedded store there`},
+		{"store without data or clickhouse", []string{"backfill", rules, "--source", "store", "--from", from, "--to", to}, `no store to read`},
+	}
+	for _, tc := range errCases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runBackfill(t, tc.args...)
+			if code != ExitUsage || !regexp.MustCompile(tc.re).MatchString(errs) || out != "" {
+				t.Errorf("code %d (want %d), stdout %q, stderr:\n%s\nwant match %s", code, ExitUsage, out, errs, tc.re)
+			}
+		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/vigil-audit/vigil/detector"
 	"github.com/vigil-audit/vigil/detector/behave"
 	"github.com/vigil-audit/vigil/detector/rules"
 	"github.com/vigil-audit/vigil/detector/runner"
@@ -239,10 +238,9 @@ with detect.yml:
 
 func runDetect(ctx context.Context, c *invocation, cfg *Config, set *sigma.Set, log *slog.Logger) int {
 	reg := telemetry.NewRegistry()
-	bcfg := cfg.Detect.behaviours()
 	r, err := runner.New(cfg.Detect.Config, cfg.Bus, set,
 		runner.WithLogger(log), runner.WithRegisterer(reg),
-		runner.WithBehaviours(func() ([]detector.Behaviour, error) { return behave.New(bcfg) }))
+		runner.WithBehaviours(cfg.Detect.detectorBuild().Behaviours))
 	if err != nil {
 		return c.fail(ExitUsage, "%v", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/vigil-audit/vigil/detector/rules"
 	"github.com/vigil-audit/vigil/detector/sigma"
 )
 
@@ -27,7 +26,7 @@ func rulesCommand() *command {
 	return &command{
 		name:    "rules",
 		summary: "Check detection rules: run their test cases, list them, backfill them over past events",
-		usage:   "test|list [--run REGEX] [-v] [DIR|FILE] | backfill RULES --from TIME [--to TIME] [--emit]",
+		usage:   "test|list [--run REGEX] [-v] [DIR|FILE] | backfill RULES --from TIME [--to TIME] [--source kafka|store] [--data DIR] [--emit]",
 		help: `vigil rules test [DIR|FILE]
     Loads the rules and runs every rule's test cases (the "tests" key: events
     that must and must not match), printing one line per rule — ok, FAIL, or
@@ -110,50 +109,7 @@ Examples:
 // shipped pack) for action (test or list), printing every load problem to
 // stderr. It returns nil and the exit status when they cannot be used.
 func loadRules(c *invocation, src, action string) (*sigma.Set, int) {
-	var (
-		set *sigma.Set
-		err error
-	)
-	switch {
-	case src == "":
-		set, err = sigma.LoadFS(rules.FS, sigma.Options{})
-	default:
-		fi, statErr := os.Stat(src)
-		switch {
-		case statErr != nil:
-			return nil, c.fail(ExitUsage, "cannot read %s: %v", src, unwrapPathError(statErr))
-		case fi.IsDir():
-			set, err = sigma.LoadDir(src, sigma.Options{})
-		case fi.Size() > sigma.MaxFileBytes:
-			return nil, c.fail(ExitUsage, "%s: larger than %d bytes", src, sigma.MaxFileBytes)
-		default:
-			data, readErr := os.ReadFile(src)
-			if readErr != nil {
-				return nil, c.fail(ExitUsage, "cannot read %s: %v", src, unwrapPathError(readErr))
-			}
-			set, err = sigma.Load([]sigma.Source{{Name: src, Data: data}}, sigma.Options{})
-		}
-	}
-	var le *sigma.LoadError
-	switch {
-	case errors.As(err, &le):
-		for _, p := range le.Problems {
-			fmt.Fprintln(c.stderr(), p.String())
-		}
-		n := len(le.Problems)
-		plural := "s"
-		if n == 1 {
-			plural = ""
-		}
-		done := "nothing was tested"
-		if action == "list" {
-			done = "no rule was loaded"
-		}
-		return nil, c.fail(ExitUsage, "%d problem%s in %s; %s", n, plural, srcName(src), done)
-	case err != nil:
-		return nil, c.fail(ExitUsage, "loading %s: %v", srcName(src), err)
-	}
-	return set, ExitOK
+	return loadRulesWith(c, src, action, sigma.Options{})
 }
 
 // srcName names a rule source in messages.

@@ -33,7 +33,7 @@ func simulateCommand() *command {
 every role on day, night and on-call shifts reading, searching, updating,
 printing and exporting records in each hospital's own time zone (quiet
 nights, busy mornings), service accounts, and app users logging in, paying
-and passing real-name and face checks. Into it go labelled incidents of nine
+and passing real-name and face checks. Into it go labelled incidents of ten
 kinds, each once an hour by default:
 
   vip_snooping                      staff outside a VIP's care read their record
@@ -47,6 +47,7 @@ kinds, each once an hour by default:
   device_farm                       one phone used by a dozen or more accounts
   emulator_realname                 an emulator or hook framework in real-name or face checks
   departing_employee_exfiltration   a person on notice touches 150+ patients in two hours
+  dormant_account                   an account idle for weeks reads dozens of sensitive records
 
 The background also holds the benign look-alikes a detector must let pass:
 legitimate break-glass, night-shift and on-call staff at night, ward rounds,
@@ -73,7 +74,7 @@ now) until interrupted or for --duration. The same --seed and flags give
 byte-identical files in simulated mode.
 
 Examples:
-  vigil simulate --out sim/                              # a day, 20 events/s, 9 kinds
+  vigil simulate --out sim/                              # a day, 20 events/s, 10 kinds
   vigil simulate --out sim/ --seed 7 --rate 100 --duration 72h --incidents-per-hour 2
   vigil simulate --collector http://127.0.0.1:8080 --real-time --rate 5 \
       --first-incidents 10s --labels labels.jsonl      # a demo against 'vigil up'

@@ -19,8 +19,6 @@ import (
 
 	"github.com/vigil-audit/vigil/collector"
 	"github.com/vigil-audit/vigil/collector/pseudo"
-	"github.com/vigil-audit/vigil/detector"
-	"github.com/vigil-audit/vigil/detector/behave"
 	"github.com/vigil-audit/vigil/detector/rules"
 	"github.com/vigil-audit/vigil/detector/runner"
 	"github.com/vigil-audit/vigil/detector/sigma"
@@ -325,10 +323,9 @@ func startUpDetector(c *invocation, cfg *Config, busCfg bus.Config, reg promethe
 	if err != nil {
 		return nil, nil, c.fail(ExitUsage, "detect.rules: %v", err)
 	}
-	bcfg := cfg.Detect.behaviours()
 	det, err := runner.New(cfg.Detect.Config, busCfg, set, runner.WithLogger(log.With("stage", "detect")),
 		runner.WithRegisterer(reg),
-		runner.WithBehaviours(func() ([]detector.Behaviour, error) { return behave.New(bcfg) }))
+		runner.WithBehaviours(cfg.Detect.detectorBuild().Behaviours))
 	if err != nil {
 		return nil, nil, c.fail(ExitUsage, "%v", err)
 	}

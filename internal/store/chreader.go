@@ -36,6 +36,9 @@ const (
 	qNoticeProgress      = "notice_progress"
 	qIngestRate          = "ingest_rate"
 	qDeadLetterCounts    = "dead_letter_counts"
+	qScanAccessEvents    = "scan_access_events"
+	qScanDeviceEvents    = "scan_device_events"
+	qAlertIDs            = "alert_ids"
 )
 
 // loadQueries returns the statement of every dir/*.sql of fsys by name (the
@@ -487,6 +490,207 @@ func queryAll[T any](ctx context.Context, s *ClickHouseStore, op, name string, a
 		return nil, err
 	}
 	return out, nil
+}
+
+// ScanEvents implements EventScanner.ScanEvents: scan_access_events and
+// scan_device_events run at once (two pooled connections) and are merged
+// in event-time order, access before device on a tie.
+func (s *ClickHouseStore) ScanEvents(ctx context.Context, q ScanQuery, fn func(*StoredEvent) error) error {
+	const op = "scan events"
+	args, empty, err := s.scanArgs(op, q)
+	if err != nil || empty {
+		return err
+	}
+	// Cancel before Close: Close alone would read the rest of a result
+	// that fn's error or the other query's failure left unread.
+	ctx, cancel := context.WithCancel(ctx)
+	var opened []driver.Rows
+	defer func() {
+		cancel()
+		for _, rows := range opened {
+			_ = rows.Close()
+		}
+	}()
+	open := func(name string) (driver.Rows, error) {
+		rows, err := s.conn.Query(ctx, s.queries[name], args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %s: %w", op, name, err)
+		}
+		opened = append(opened, rows)
+		return rows, nil
+	}
+	ar, err := open(qScanAccessEvents)
+	if err != nil {
+		return err
+	}
+	dr, err := open(qScanDeviceEvents)
+	if err != nil {
+		return err
+	}
+	var (
+		a *event.AccessEvent
+		d *event.DeviceEvent
+	)
+	nextAccess := func() error {
+		a = nil
+		if ar.Next() {
+			a = new(event.AccessEvent)
+			return scanStoredAccess(ar, a)
+		}
+		return ar.Err()
+	}
+	nextDevice := func() error {
+		d = nil
+		if dr.Next() {
+			d = new(event.DeviceEvent)
+			return scanStoredDevice(dr, d)
+		}
+		return dr.Err()
+	}
+	if err := nextAccess(); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	if err := nextDevice(); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	for a != nil || d != nil {
+		if a != nil && (d == nil || eventBefore(a.OccurredAt.Time, a.EventID, d.OccurredAt.Time, d.EventID)) {
+			if err := fn(&StoredEvent{Access: a}); err != nil {
+				return err
+			}
+			if err := nextAccess(); err != nil {
+				return fmt.Errorf("store: %s: %w", op, err)
+			}
+			continue
+		}
+		if err := fn(&StoredEvent{Device: d}); err != nil {
+			return err
+		}
+		if err := nextDevice(); err != nil {
+			return fmt.Errorf("store: %s: %w", op, err)
+		}
+	}
+	return nil
+}
+
+// scanArgs are the parameters of scan_access_events and
+// scan_device_events.
+func (s *ClickHouseStore) scanArgs(op string, q ScanQuery) (args []any, empty bool, err error) {
+	if err := s.check(op, q.Check()); err != nil {
+		return nil, false, err
+	}
+	args, empty = rangeArgs(q.TimeRange)
+	return append(args, q.Org, q.Org), empty, nil
+}
+
+// alertIDsArgs are the parameters of alert_ids.
+func (s *ClickHouseStore) alertIDsArgs(op string, r TimeRange) (args []any, empty bool, err error) {
+	if err := s.check(op, r.Check()); err != nil {
+		return nil, false, err
+	}
+	args, empty = rangeArgs(r)
+	return args, empty, nil
+}
+
+// eventBefore orders events by time then id; equal keys go to the first
+// (access before device).
+func eventBefore(t1 time.Time, id1 string, t2 time.Time, id2 string) bool {
+	if c := t1.Compare(t2); c != 0 {
+		return c < 0
+	}
+	return id1 <= id2
+}
+
+func scanStoredAccess(rows driver.Rows, e *event.AccessEvent) error {
+	var (
+		occurred, received             time.Time
+		occurredMs, receivedMs         uint16
+		actorType, action, subjectType string
+		minor, vip, employee           uint8
+		cats, keys, values             []string
+		records                        uint64
+		relationship, outcome          string
+	)
+	g := &e.Client.Geo
+	if err := rows.Scan(&e.EventID, &occurred, &occurredMs, &received, &receivedMs, &e.Source, &e.Org,
+		&e.Actor.ID, &actorType, &e.Actor.Role, &e.Actor.Department, &action,
+		&e.Subject.ID, &subjectType, &minor, &vip, &employee, &cats, &records, &e.Purpose,
+		&relationship, &outcome, &e.Client.IP, &e.Client.UserAgent, &e.Client.DeviceID,
+		&g.Country, &g.Region, &g.City, &g.Lat, &g.Lon, &e.SessionID, &e.RequestID, &keys, &values); err != nil {
+		return err
+	}
+	e.OccurredAt = event.Timestamp{Time: msTime(occurred, occurredMs)}
+	e.ReceivedAt = event.Timestamp{Time: optionalTime(msTime(received, receivedMs))}
+	e.Actor.Type = event.ActorType(actorType)
+	e.Action = event.Action(action)
+	e.Subject.Type = event.SubjectType(subjectType)
+	e.Subject.Minor, e.Subject.VIP, e.Subject.Employee = minor != 0, vip != 0, employee != 0
+	for _, c := range normCategories(cats) {
+		e.Categories = append(e.Categories, event.Category(c))
+	}
+	e.RecordCount = int64(records)
+	e.Relationship = event.Relationship(relationship)
+	e.Outcome = event.Outcome(outcome)
+	e.Attrs = attrMap(keys, values)
+	return nil
+}
+
+func scanStoredDevice(rows driver.Rows, e *event.DeviceEvent) error {
+	var (
+		occurred, received     time.Time
+		occurredMs, receivedMs uint16
+		kind, outcome          string
+		sig                    [9]uint8
+		lat, lon               *float64
+		accuracy               float64
+		keys, values           []string
+	)
+	if err := rows.Scan(&e.EventID, &occurred, &occurredMs, &received, &receivedMs, &e.Source, &e.Org,
+		&e.AccountID, &e.DeviceID, &kind, &e.Device.Model, &e.Device.OS, &e.Device.OSVersion, &e.Device.AppVersion,
+		&sig[0], &sig[1], &sig[2], &sig[3], &sig[4], &sig[5], &sig[6], &sig[7], &sig[8],
+		&e.Network.IP, &e.Network.Carrier, &e.Network.WiFiBSSID, &lat, &lon, &accuracy, &outcome,
+		&keys, &values); err != nil {
+		return err
+	}
+	e.OccurredAt = event.Timestamp{Time: msTime(occurred, occurredMs)}
+	e.ReceivedAt = event.Timestamp{Time: optionalTime(msTime(received, receivedMs))}
+	e.Kind = event.DeviceKind(kind)
+	e.Signals = event.Signals{Emulator: sig[0] != 0, Rooted: sig[1] != 0, HookFramework: sig[2] != 0,
+		Debugger: sig[3] != 0, AppTampered: sig[4] != 0, ProxyOrVPN: sig[5] != 0, MultiOpen: sig[6] != 0,
+		LocationSpoofed: sig[7] != 0, RemoteControl: sig[8] != 0}
+	if lat != nil && lon != nil {
+		e.Location = &event.Location{Lat: *lat, Lon: *lon, AccuracyM: accuracy}
+	}
+	e.Outcome = event.Outcome(outcome)
+	e.Attrs = attrMap(keys, values)
+	return nil
+}
+
+// attrMap joins the parallel attr_keys / attr_values arrays; nil when
+// empty.
+func attrMap(keys, values []string) map[string]string {
+	if len(keys) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(keys))
+	for i, k := range keys {
+		if i < len(values) {
+			m[k] = values[i]
+		}
+	}
+	return m
+}
+
+// AlertIDs implements EventScanner.AlertIDs from alerts.
+func (s *ClickHouseStore) AlertIDs(ctx context.Context, r TimeRange, fn func(string) error) error {
+	const op = "alert ids"
+	args, empty, err := s.alertIDsArgs(op, r)
+	if err != nil || empty {
+		return err
+	}
+	return streamRows(ctx, s, op, qAlertIDs, args, func(rows driver.Rows, id *string) error {
+		return rows.Scan(id)
+	}, func(id *string) error { return fn(*id) })
 }
 
 // maxStoredMilli is the end of what a DateTime holds, in Unix

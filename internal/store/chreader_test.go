@@ -47,6 +47,9 @@ func queryArgs(t *testing.T) map[string][]any {
 		qNoticeProgress:      must2(s.noticeArgs("test", NoticeQuery{IncidentID: "inc-1", Now: r.From})),
 		qIngestRate:          must(s.ingestArgs("test", r)),
 		qDeadLetterCounts:    must(s.deadLetterArgs("test", r)),
+		qScanAccessEvents:    must(s.scanArgs("test", ScanQuery{TimeRange: r})),
+		qScanDeviceEvents:    must(s.scanArgs("test", ScanQuery{TimeRange: r, Org: "hosp-1"})),
+		qAlertIDs:            must(s.alertIDsArgs("test", r)),
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vigil-audit/vigil/internal/event"
 )
 
 // Reader answers the questions dashboards, the console, exports and
@@ -68,6 +70,9 @@ type Reader interface {
 	// DeadLetterCounts counts dead letters with received_at in r by reason
 	// and source, ordered by count descending, then reason, then source.
 	DeadLetterCounts(ctx context.Context, r TimeRange) ([]DeadLetterCount, error)
+
+	// ScanEvents and AlertIDs replay the store for backfills.
+	EventScanner
 }
 
 // Store is a backend: it writes the sink's batches and answers queries.
@@ -362,4 +367,46 @@ type DeadLetterCount struct {
 	Count  int64  `json:"count"`
 	// Bytes is the sum of raw_bytes (the size of the rejected inputs).
 	Bytes int64 `json:"bytes"`
+}
+
+// EventScanner replays stored events for `vigil rules backfill`: the
+// detector reads them as it reads the event topics. Both backends
+// implement it, under the same contract rules as Reader (half-open ranges
+// at millisecond precision, each event_id once however many copies were
+// written).
+type EventScanner interface {
+	// ScanEvents streams every access and device event with occurred_at
+	// in q's range (of q.Org only when it is not empty) in event-time
+	// order: occurred_at, then event_id, then access before device.
+	// Every field the event contract carries is restored, at the
+	// millisecond precision the store keeps.
+	ScanEvents(ctx context.Context, q ScanQuery, fn func(*StoredEvent) error) error
+	// AlertIDs streams the distinct ids of the stored alerts whose
+	// window_start is in r, in id order.
+	AlertIDs(ctx context.Context, r TimeRange, fn func(id string) error) error
+}
+
+// ScanQuery selects the events ScanEvents streams.
+type ScanQuery struct {
+	TimeRange
+	// Org, when not empty, restricts to one tenant.
+	Org string
+}
+
+// Check validates q.
+func (q ScanQuery) Check() error { return q.TimeRange.Check() }
+
+// StoredEvent is one event of ScanEvents: exactly one of Access and Device
+// is set. fn must not keep the pointers after it returns.
+type StoredEvent struct {
+	Access *event.AccessEvent `json:"access,omitempty"`
+	Device *event.DeviceEvent `json:"device,omitempty"`
+}
+
+// Kind is "access" or "device".
+func (e *StoredEvent) Kind() string {
+	if e.Access != nil {
+		return "access"
+	}
+	return "device"
 }

@@ -470,3 +470,235 @@ func (s *Store) DeadLetterCounts(ctx context.Context, r store.TimeRange) ([]stor
 			return rows.Scan(&c.Reason, &c.Source, &c.Count, &c.Bytes)
 		})
 }
+
+// scanEventsSQL streams both event tables in one ordered cursor: each row
+// is the kind, the order keys and the row as a JSON object of its columns
+// (json_object keeps NULLs, so absent coordinates stay absent). One cursor
+// keeps ScanEvents to one read connection whatever Options.Readers is.
+const scanEventsSQL = `SELECT kind, occurred_ms, event_id, row FROM (
+	SELECT 'access' AS kind, occurred_ms, event_id, json_object(
+		'received_ms', received_ms, 'source', source, 'org', org,
+		'actor_id', actor_id, 'actor_type', actor_type, 'actor_role', actor_role,
+		'actor_department', actor_department, 'action', action,
+		'subject_id', subject_id, 'subject_type', subject_type, 'subject_minor', subject_minor,
+		'subject_vip', subject_vip, 'subject_employee', subject_employee,
+		'categories', json(categories), 'record_count', record_count, 'purpose', purpose,
+		'relationship', relationship, 'outcome', outcome,
+		'client_ip', client_ip, 'client_user_agent', client_user_agent, 'client_device_id', client_device_id,
+		'client_geo_country', client_geo_country, 'client_geo_region', client_geo_region,
+		'client_geo_city', client_geo_city, 'client_geo_lat', client_geo_lat, 'client_geo_lon', client_geo_lon,
+		'session_id', session_id, 'request_id', request_id, 'attrs', json(attrs)) AS row
+	FROM access_events
+	WHERE occurred_ms >= ?1 AND occurred_ms < ?2 AND (?3 = '' OR org = ?3)
+	UNION ALL
+	SELECT 'device', occurred_ms, event_id, json_object(
+		'received_ms', received_ms, 'source', source, 'org', org,
+		'account_id', account_id, 'device_id', device_id, 'kind', kind,
+		'device_model', device_model, 'device_os', device_os, 'device_os_version', device_os_version,
+		'device_app_version', device_app_version,
+		'signal_emulator', signal_emulator, 'signal_rooted', signal_rooted,
+		'signal_hook_framework', signal_hook_framework, 'signal_debugger', signal_debugger,
+		'signal_app_tampered', signal_app_tampered, 'signal_proxy_or_vpn', signal_proxy_or_vpn,
+		'signal_multi_open', signal_multi_open, 'signal_location_spoofed', signal_location_spoofed,
+		'signal_remote_control', signal_remote_control,
+		'network_ip', network_ip, 'network_carrier', network_carrier, 'network_wifi_bssid', network_wifi_bssid,
+		'location_lat', location_lat, 'location_lon', location_lon, 'location_accuracy_m', location_accuracy_m,
+		'outcome', outcome, 'attrs', json(attrs))
+	FROM device_events
+	WHERE occurred_ms >= ?1 AND occurred_ms < ?2 AND (?3 = '' OR org = ?3))
+ORDER BY occurred_ms, event_id, kind`
+
+const alertIDsSQL = `SELECT alert_id FROM alerts
+	WHERE window_start_ms >= ?1 AND window_start_ms < ?2
+	ORDER BY alert_id`
+
+// storedRow is the JSON object of one scanned row: the columns of both
+// event tables.
+type storedRow struct {
+	ReceivedMs      *int64            `json:"received_ms"`
+	Source          string            `json:"source"`
+	Org             string            `json:"org"`
+	ActorID         string            `json:"actor_id"`
+	ActorType       string            `json:"actor_type"`
+	ActorRole       string            `json:"actor_role"`
+	ActorDepartment string            `json:"actor_department"`
+	Action          string            `json:"action"`
+	SubjectID       string            `json:"subject_id"`
+	SubjectType     string            `json:"subject_type"`
+	SubjectMinor    int               `json:"subject_minor"`
+	SubjectVIP      int               `json:"subject_vip"`
+	SubjectEmployee int               `json:"subject_employee"`
+	Categories      []string          `json:"categories"`
+	RecordCount     int64             `json:"record_count"`
+	Purpose         string            `json:"purpose"`
+	Relationship    string            `json:"relationship"`
+	Outcome         string            `json:"outcome"`
+	ClientIP        string            `json:"client_ip"`
+	ClientUA        string            `json:"client_user_agent"`
+	ClientDeviceID  string            `json:"client_device_id"`
+	GeoCountry      string            `json:"client_geo_country"`
+	GeoRegion       string            `json:"client_geo_region"`
+	GeoCity         string            `json:"client_geo_city"`
+	GeoLat          *float64          `json:"client_geo_lat"`
+	GeoLon          *float64          `json:"client_geo_lon"`
+	SessionID       string            `json:"session_id"`
+	RequestID       string            `json:"request_id"`
+	Attrs           map[string]string `json:"attrs"`
+
+	AccountID        string   `json:"account_id"`
+	DeviceID         string   `json:"device_id"`
+	Kind             string   `json:"kind"`
+	DeviceModel      string   `json:"device_model"`
+	DeviceOS         string   `json:"device_os"`
+	DeviceOSVersion  string   `json:"device_os_version"`
+	DeviceAppVersion string   `json:"device_app_version"`
+	Emulator         int      `json:"signal_emulator"`
+	Rooted           int      `json:"signal_rooted"`
+	HookFramework    int      `json:"signal_hook_framework"`
+	Debugger         int      `json:"signal_debugger"`
+	AppTampered      int      `json:"signal_app_tampered"`
+	ProxyOrVPN       int      `json:"signal_proxy_or_vpn"`
+	MultiOpen        int      `json:"signal_multi_open"`
+	LocationSpoofed  int      `json:"signal_location_spoofed"`
+	RemoteControl    int      `json:"signal_remote_control"`
+	NetworkIP        string   `json:"network_ip"`
+	NetworkCarrier   string   `json:"network_carrier"`
+	NetworkBSSID     string   `json:"network_wifi_bssid"`
+	LocationLat      *float64 `json:"location_lat"`
+	LocationLon      *float64 `json:"location_lon"`
+	LocationAccuracy float64  `json:"location_accuracy_m"`
+}
+
+func stamp(ms *int64) event.Timestamp {
+	if ms == nil {
+		return event.Timestamp{}
+	}
+	return event.Timestamp{Time: time.UnixMilli(*ms).UTC()}
+}
+
+func attrsOf(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func (r *storedRow) access(id string, occurred int64) *event.AccessEvent {
+	e := &event.AccessEvent{
+		EventID:    id,
+		OccurredAt: stamp(&occurred),
+		ReceivedAt: stamp(r.ReceivedMs),
+		Source:     r.Source,
+		Org:        r.Org,
+		Actor: event.Actor{ID: r.ActorID, Type: event.ActorType(r.ActorType), Role: r.ActorRole,
+			Department: r.ActorDepartment},
+		Action: event.Action(r.Action),
+		Subject: event.Subject{ID: r.SubjectID, Type: event.SubjectType(r.SubjectType), Minor: r.SubjectMinor != 0,
+			VIP: r.SubjectVIP != 0, Employee: r.SubjectEmployee != 0},
+		RecordCount:  r.RecordCount,
+		Purpose:      r.Purpose,
+		Relationship: event.Relationship(r.Relationship),
+		Outcome:      event.Outcome(r.Outcome),
+		Client: event.Client{IP: r.ClientIP, UserAgent: r.ClientUA, DeviceID: r.ClientDeviceID,
+			Geo: event.Geo{Country: r.GeoCountry, Region: r.GeoRegion, City: r.GeoCity, Lat: r.GeoLat, Lon: r.GeoLon}},
+		SessionID: r.SessionID,
+		RequestID: r.RequestID,
+		Attrs:     attrsOf(r.Attrs),
+	}
+	for _, c := range r.Categories {
+		e.Categories = append(e.Categories, event.Category(c))
+	}
+	return e
+}
+
+func (r *storedRow) device(id string, occurred int64) *event.DeviceEvent {
+	e := &event.DeviceEvent{
+		EventID:    id,
+		OccurredAt: stamp(&occurred),
+		ReceivedAt: stamp(r.ReceivedMs),
+		Source:     r.Source,
+		Org:        r.Org,
+		AccountID:  r.AccountID,
+		DeviceID:   r.DeviceID,
+		Kind:       event.DeviceKind(r.Kind),
+		Device: event.Device{Model: r.DeviceModel, OS: r.DeviceOS, OSVersion: r.DeviceOSVersion,
+			AppVersion: r.DeviceAppVersion},
+		Signals: event.Signals{Emulator: r.Emulator != 0, Rooted: r.Rooted != 0, HookFramework: r.HookFramework != 0,
+			Debugger: r.Debugger != 0, AppTampered: r.AppTampered != 0, ProxyOrVPN: r.ProxyOrVPN != 0,
+			MultiOpen: r.MultiOpen != 0, LocationSpoofed: r.LocationSpoofed != 0, RemoteControl: r.RemoteControl != 0},
+		Network: event.Network{IP: r.NetworkIP, Carrier: r.NetworkCarrier, WiFiBSSID: r.NetworkBSSID},
+		Outcome: event.Outcome(r.Outcome),
+		Attrs:   attrsOf(r.Attrs),
+	}
+	if r.LocationLat != nil && r.LocationLon != nil {
+		e.Location = &event.Location{Lat: *r.LocationLat, Lon: *r.LocationLon, AccuracyM: r.LocationAccuracy}
+	}
+	return e
+}
+
+// ScanEvents implements store.EventScanner. Event ids are unique in the
+// tables (redelivered copies are not written), so every row is one event.
+func (s *Store) ScanEvents(ctx context.Context, q store.ScanQuery, fn func(*store.StoredEvent) error) error {
+	if err := q.Check(); err != nil {
+		return err
+	}
+	rows, err := s.read.QueryContext(ctx, scanEventsSQL, ms(q.From), ms(q.To), q.Org)
+	if err != nil {
+		return s.queryError(ctx, "ScanEvents", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			kind, id string
+			occurred int64
+			raw      []byte
+			r        storedRow
+		)
+		if err := rows.Scan(&kind, &occurred, &id, &raw); err != nil {
+			return s.queryError(ctx, "ScanEvents", err)
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return s.queryError(ctx, "ScanEvents", fmt.Errorf("%s event %s: %w", kind, id, err))
+		}
+		var e store.StoredEvent
+		if kind == "access" {
+			e.Access = r.access(id, occurred)
+		} else {
+			e.Device = r.device(id, occurred)
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.queryError(ctx, "ScanEvents", err)
+	}
+	return nil
+}
+
+// AlertIDs implements store.EventScanner.
+func (s *Store) AlertIDs(ctx context.Context, r store.TimeRange, fn func(string) error) error {
+	if err := r.Check(); err != nil {
+		return err
+	}
+	rows, err := s.read.QueryContext(ctx, alertIDsSQL, ms(r.From), ms(r.To))
+	if err != nil {
+		return s.queryError(ctx, "AlertIDs", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return s.queryError(ctx, "AlertIDs", err)
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.queryError(ctx, "AlertIDs", err)
+	}
+	return nil
+}
+
+var _ store.EventScanner = (*Store)(nil)

@@ -177,6 +177,26 @@ func rangeQueries(ingest bool) []struct {
 	return rs
 }
 
+func scanQueries() []struct {
+	name string
+	q    store.ScanQuery
+} {
+	return []struct {
+		name string
+		q    store.ScanQuery
+	}{
+		{"window", store.ScanQuery{TimeRange: window}},
+		{"across months", store.ScanQuery{TimeRange: wide}},
+		{"one org", store.ScanQuery{TimeRange: window, Org: "org-b"}},
+		{"unknown org", store.ScanQuery{TimeRange: wide, Org: "org-c"}},
+		// The first and the last millisecond of a range, in +08:00.
+		{"one millisecond at the start", store.ScanQuery{TimeRange: store.TimeRange{
+			From: at("10:00:00.000").In(plus8), To: at("10:00:00.001").In(plus8)}}},
+		{"up to a boundary", store.ScanQuery{TimeRange: store.TimeRange{From: at("09:59:59.999"), To: at("10:01:00.000")}}},
+		{"nothing in range", store.ScanQuery{TimeRange: empty}},
+	}
+}
+
 // collect runs a streaming method and returns its rows.
 func collect[R any](stream func(fn func(*R) error) error) (any, error) {
 	rows := []R{}
@@ -264,10 +284,32 @@ func cases() []queryCase {
 			func(m *model) any { return m.deadLetterCounts(q) },
 			func(ctx context.Context, r store.Reader) (any, error) { return r.DeadLetterCounts(ctx, q) })
 	}
+	for _, c := range scanQueries() {
+		q := c.q
+		add("ScanEvents", c.name, q,
+			func(m *model) any { return m.scanEvents(q) },
+			func(ctx context.Context, r store.Reader) (any, error) {
+				return collect(func(fn func(*store.StoredEvent) error) error { return r.ScanEvents(ctx, q, fn) })
+			})
+	}
+	for _, c := range append(rangeQueries(false), struct {
+		name string
+		r    store.TimeRange
+	}{"minutes up to a boundary", store.TimeRange{From: at("10:00:00.000"), To: at("10:05:00.000")}}) {
+		q := c.r
+		add("AlertIDs", c.name, q,
+			func(m *model) any { return m.alertIDs(q) },
+			func(ctx context.Context, r store.Reader) (any, error) {
+				ids := []string{}
+				err := r.AlertIDs(ctx, q, func(id string) error { ids = append(ids, id); return nil })
+				return ids, err
+			})
+	}
 	return cs
 }
 
 // methods lists the Reader's methods in the order of the interface; each
 // has a golden file.
 var methods = []string{"SubjectHistory", "CountSubjectHistory", "ActorHistory", "CountActorHistory",
-	"ActorActivity", "TopActors", "AlertCounts", "Incidents", "NoticeProgress", "IngestRate", "DeadLetterCounts"}
+	"ActorActivity", "TopActors", "AlertCounts", "Incidents", "NoticeProgress", "IngestRate", "DeadLetterCounts",
+	"ScanEvents", "AlertIDs"}

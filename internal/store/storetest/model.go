@@ -466,3 +466,66 @@ func (m *model) deadLetterCounts(r store.TimeRange) []store.DeadLetterCount {
 	})
 	return out
 }
+
+// scanEvents is ScanEvents: every access and device event with
+// occurred_at in q's range (of q.Org when set), as the store restores
+// them (times UTC at millisecond precision, categories sorted and unique,
+// empty lists and maps absent), ordered by occurred_at, event_id, access
+// before device.
+func (m *model) scanEvents(q store.ScanQuery) []store.StoredEvent {
+	type row struct {
+		at   time.Time
+		id   string
+		kind int
+		ev   store.StoredEvent
+	}
+	var rows []row
+	for _, e := range m.access {
+		if !within(e.OccurredAt, q.TimeRange) || (q.Org != "" && e.Org != q.Org) {
+			continue
+		}
+		e.OccurredAt = event.Timestamp{Time: msTime(e.OccurredAt.Time)}
+		e.ReceivedAt = event.Timestamp{Time: resultTime(e.ReceivedAt)}
+		var cats []event.Category
+		for _, c := range categoryList(e.Categories) {
+			cats = append(cats, event.Category(c))
+		}
+		e.Categories = cats
+		if len(e.Attrs) == 0 {
+			e.Attrs = nil
+		}
+		rows = append(rows, row{e.OccurredAt.Time, e.EventID, 0, store.StoredEvent{Access: &e}})
+	}
+	for _, e := range m.device {
+		if !within(e.OccurredAt, q.TimeRange) || (q.Org != "" && e.Org != q.Org) {
+			continue
+		}
+		e.OccurredAt = event.Timestamp{Time: msTime(e.OccurredAt.Time)}
+		e.ReceivedAt = event.Timestamp{Time: resultTime(e.ReceivedAt)}
+		if len(e.Attrs) == 0 {
+			e.Attrs = nil
+		}
+		rows = append(rows, row{e.OccurredAt.Time, e.EventID, 1, store.StoredEvent{Device: &e}})
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		return cmp.Or(byTimeThenID(a.at, a.id, b.at, b.id), cmp.Compare(a.kind, b.kind))
+	})
+	out := make([]store.StoredEvent, len(rows))
+	for i, r := range rows {
+		out[i] = r.ev
+	}
+	return out
+}
+
+// alertIDs is AlertIDs: the ids of the alerts whose window_start is in r,
+// sorted.
+func (m *model) alertIDs(r store.TimeRange) []string {
+	ids := []string{}
+	for _, a := range m.alerts {
+		if within(a.WindowStart, r) {
+			ids = append(ids, a.AlertID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}

@@ -25,8 +25,9 @@ import (
 //     and zero counts, without error.
 //   - BadQueries: every method refuses invalid parameters with an error
 //     wrapping store.ErrBadQuery, without calling fn.
-//   - StreamingStops: an error from fn stops a streaming method after that
-//     row and is returned as is.
+//   - StreamingStops: an error from fn stops a streaming method
+//     (SubjectHistory, ActorHistory, ScanEvents, AlertIDs) after that row
+//     and is returned as is.
 //
 // Every comparison is retried for up to 15 s (polling every 100 ms)
 // before it fails with a diff of the last result, because ClickHouse fills
@@ -121,6 +122,12 @@ func badQueries() []badQuery {
 		add("SubjectHistory/"+rg.name, func(ctx context.Context, r store.Reader, fn func() error) error {
 			return r.SubjectHistory(ctx, store.SubjectQuery{SubjectID: "subj-p1", TimeRange: rg.r},
 				func(*store.SubjectAccess) error { return fn() })
+		})
+		add("ScanEvents/"+rg.name, func(ctx context.Context, r store.Reader, fn func() error) error {
+			return r.ScanEvents(ctx, store.ScanQuery{TimeRange: rg.r}, func(*store.StoredEvent) error { return fn() })
+		})
+		add("AlertIDs/"+rg.name, func(ctx context.Context, r store.Reader, fn func() error) error {
+			return r.AlertIDs(ctx, rg.r, func(string) error { return fn() })
 		})
 		add("CountSubjectHistory/"+rg.name, func(ctx context.Context, r store.Reader, _ func() error) error {
 			_, err := r.CountSubjectHistory(ctx, store.SubjectQuery{SubjectID: "subj-p1", TimeRange: rg.r})
@@ -243,6 +250,7 @@ func checkBadQueries(t *testing.T, r store.Reader) {
 func checkStreamingStops(t *testing.T, r store.Reader, m *model) {
 	sq := store.SubjectQuery{SubjectID: "subj-p1", TimeRange: wide}
 	aq := store.ActorQuery{Org: "org-a", ActorID: "doc-1", TimeRange: wide}
+	scanQ := store.ScanQuery{TimeRange: wide}
 	streams := []struct {
 		name   string
 		want   any
@@ -255,6 +263,12 @@ func checkStreamingStops(t *testing.T, r store.Reader, m *model) {
 		{"ActorHistory", m.actorHistory(aq), len(m.actorHistory(aq)), func(ctx context.Context, fn func() error) error {
 			return r.ActorHistory(ctx, aq, func(*store.ActorAccess) error { return fn() })
 		}},
+		{"ScanEvents", m.scanEvents(scanQ), len(m.scanEvents(scanQ)), func(ctx context.Context, fn func() error) error {
+			return r.ScanEvents(ctx, scanQ, func(*store.StoredEvent) error { return fn() })
+		}},
+		{"AlertIDs", m.alertIDs(wide), len(m.alertIDs(wide)), func(ctx context.Context, fn func() error) error {
+			return r.AlertIDs(ctx, wide, func(string) error { return fn() })
+		}},
 	}
 	for _, s := range streams {
 		if s.rows < 3 {
@@ -266,6 +280,12 @@ func checkStreamingStops(t *testing.T, r store.Reader, m *model) {
 				switch s.name {
 				case "SubjectHistory":
 					return collect(func(fn func(*store.SubjectAccess) error) error { return r.SubjectHistory(ctx, sq, fn) })
+				case "ScanEvents":
+					return collect(func(fn func(*store.StoredEvent) error) error { return r.ScanEvents(ctx, scanQ, fn) })
+				case "AlertIDs":
+					ids := []string{}
+					err := r.AlertIDs(ctx, wide, func(id string) error { ids = append(ids, id); return nil })
+					return ids, err
 				default:
 					return collect(func(fn func(*store.ActorAccess) error) error { return r.ActorHistory(ctx, aq, fn) })
 				}
