@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/notifier/render"
 )
 
 // ErrConflict: the command does not fit the incident's current state
@@ -117,7 +118,7 @@ func classify(err error) (string, int) {
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotConfirmed), errors.Is(err, ErrObligationClosed):
 		return "conflict", http.StatusConflict
 	}
-	var mf interface{ MissingField() string }
+	var mf *render.MissingFieldError
 	if errors.As(err, &mf) {
 		return "missing_field", http.StatusConflict
 	}

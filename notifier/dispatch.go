@@ -10,72 +10,40 @@ import (
 	"time"
 
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/notifier/channel"
 	"github.com/vigil-audit/vigil/notifier/delivery"
+	"github.com/vigil-audit/vigil/notifier/directory"
+	"github.com/vigil-audit/vigil/notifier/render"
 )
 
 // Contact is how to reach a recipient, resolved from a token at send time
 // and never stored.
-type Contact struct {
-	Name     string
-	Language string
-	Email    string
-	Phone    string
-	PushID   string
-	Postal   []string
-	// GuardianToken is the token of a minor's guardian.
-	GuardianToken string
-}
+type Contact = directory.Contact
 
-// Reaches reports whether the contact has an address for channel c.
-func (c Contact) Reaches(ch event.Channel) bool {
-	switch ch {
-	case event.ChannelEmail:
-		return c.Email != ""
-	case event.ChannelSMS, event.ChannelPhone:
-		return c.Phone != ""
-	case event.ChannelPush:
-		return c.PushID != ""
-	case event.ChannelLetter:
-		return len(c.Postal) > 0
-	case event.ChannelPublicAnnouncement:
-		return true
-	}
-	return false
-}
-
-// ErrNoContact: the directory has no contact for the token. The notice
-// fails for good and counts as unreachable (substitute-notice rules).
+// ErrNoContact: the recipient has no address any allowed channel can use
+// (or a minor's contact names no guardian). The notice fails for good and
+// counts as unreachable (substitute-notice rules), as does a token the
+// directory does not know (directory.ErrNotFound).
 var ErrNoContact = errors.New("no contact for the recipient")
 
 // Directory resolves tokens to contacts (notifier/directory).
-type Directory interface {
-	Lookup(ctx context.Context, token string) (Contact, error)
-}
+type Directory = directory.Directory
 
 // Rendered is a notice rendered for one recipient.
-type Rendered struct{ Subject, Text, SMS, HTML string }
+type Rendered = render.Rendered
 
-// Renderer renders notices from templates (notifier/render). It fails
-// naming the first missing required field.
+// Renderer renders notices from templates (*render.Set). It fails with a
+// *render.MissingFieldError naming the first missing required field.
 type Renderer interface {
 	Render(regime, kind, lang string, fields map[string]string, required []string) (Rendered, error)
 }
 
-// Message is what a channel sends.
-type Message struct {
-	NoticeID string
-	Channel  event.Channel
-	Language string
-	To       Contact
-	Rendered
-}
-
-// Sender sends messages of one channel (notifier/channel), with the notice
-// id as idempotency key. IsPermanent tells failures that retrying cannot
-// fix.
-type Sender interface {
-	Send(ctx context.Context, m Message) (messageID string, err error)
-}
+// Message is what a channel sends; Sender sends messages of one channel
+// (notifier/channel), with the notice id as idempotency key.
+type (
+	Message = channel.Message
+	Sender  = channel.Sender
+)
 
 // Dispatcher sends the approved notices of every incident.
 type Dispatcher struct {
@@ -129,12 +97,14 @@ func (d *Dispatcher) permanent(err error) bool {
 
 // IsPermanent reports whether a notice's delivery failed for good: no
 // contact, a missing template field (the approval preview catches those,
-// but a recipient's own fields can still be missing), or every channel
-// refusing. The ledger fails such a notice instead of retrying it.
+// but a recipient's own fields can still be missing), a channel's
+// permanent refusal, or every channel refusing. The ledger fails such a
+// notice instead of retrying it.
 func IsPermanent(err error) bool {
-	var mf interface{ MissingField() string }
+	var mf *render.MissingFieldError
 	var pe *permanentError
-	return errors.Is(err, ErrNoContact) || errors.As(err, &mf) || errors.As(err, &pe)
+	return errors.Is(err, ErrNoContact) || errors.Is(err, directory.ErrNotFound) || errors.As(err, &mf) ||
+		errors.As(err, &pe) || channel.IsPermanent(err)
 }
 
 // recipients lists the notices an approved notice obligation needs.
@@ -435,12 +405,13 @@ func (d *Dispatcher) send(ctx context.Context, inc *event.Incident, o *event.Obl
 	var errs []error
 	for _, ch := range channels {
 		snd, ok := d.senders[ch]
-		if !ok || !to.Reaches(ch) && !public {
+		if !ok || !public && !channel.HasAddress(to, ch) {
 			continue
 		}
-		id, err := snd.Send(ctx, Message{NoticeID: n.NoticeID, Channel: ch, Language: lang, To: to, Rendered: r})
+		rc, err := snd.Send(ctx, Message{NoticeID: n.NoticeID, Channel: ch, Language: lang, To: to,
+			Subject: r.Subject, Text: r.Text, SMS: r.SMS, HTML: r.HTML})
 		if err == nil {
-			return delivery.Receipt{MessageID: id, Channel: ch}, nil
+			return delivery.Receipt{MessageID: rc.MessageID, Channel: ch}, nil
 		}
 		if !d.permanent(err) {
 			return delivery.Receipt{}, fmt.Errorf("%s: %w", ch, err)

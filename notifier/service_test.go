@@ -11,7 +11,9 @@ import (
 
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/notifier/channel"
 	"github.com/vigil-audit/vigil/notifier/delivery"
+	"github.com/vigil-audit/vigil/notifier/render"
 )
 
 var t0 = time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
@@ -63,17 +65,12 @@ func fakeTransition(inc *event.Incident, to event.IncidentState, reason string, 
 	return nil
 }
 
-type missingField string
-
-func (m missingField) Error() string        { return "missing field " + string(m) }
-func (m missingField) MissingField() string { return string(m) }
-
 type fakeRenderer struct{}
 
 func (fakeRenderer) Render(regime, kind, lang string, fields map[string]string, required []string) (Rendered, error) {
 	for _, f := range required {
 		if fields[f] == "" {
-			return Rendered{}, missingField(f)
+			return Rendered{}, &render.MissingFieldError{Field: f, Regime: regime, Kind: kind, Lang: lang}
 		}
 	}
 	return Rendered{Subject: regime + " " + kind + " " + lang, Text: "Dear " + fields["recipient_name"] + ": " + fields["facts"]}, nil
@@ -98,12 +95,12 @@ type fakeSender struct {
 	fail  func(Message) error
 }
 
-func (f *fakeSender) Send(_ context.Context, m Message) (string, error) {
+func (f *fakeSender) Send(_ context.Context, m Message) (channel.Receipt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
 		if err := f.fail(m); err != nil {
-			return "", err
+			return channel.Receipt{}, err
 		}
 	}
 	f.sends++
@@ -111,7 +108,7 @@ func (f *fakeSender) Send(_ context.Context, m Message) (string, error) {
 		f.byID = map[string]Message{}
 	}
 	f.byID[m.NoticeID] = m
-	return "<" + m.NoticeID + "@test>", nil
+	return channel.Receipt{MessageID: "<" + m.NoticeID + "@test>", Channel: m.Channel}, nil
 }
 
 type rig struct {
@@ -235,7 +232,7 @@ func TestIncidentFromAlertToNotices(t *testing.T) {
 	if _, err := r.disp.Approve(ctx, "inc-act1", "pipl.individual", analyst); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("analyst approving: %v", err)
 	}
-	if _, err := r.disp.Approve(ctx, "inc-act1", "pipl.individual", dpo); err == nil || !strings.Contains(err.Error(), "missing field facts") {
+	if _, err := r.disp.Approve(ctx, "inc-act1", "pipl.individual", dpo); err == nil || !strings.Contains(err.Error(), `required field "facts"`) {
 		t.Fatalf("approve without content: %v, want the missing field named", err)
 	}
 	if _, err := svc.SetFields(ctx, "inc-act1", map[string]string{"facts": "A staff account read 3 records.", "cause": "stolen password"}, analyst); err != nil {
