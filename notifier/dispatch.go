@@ -242,6 +242,13 @@ func (d *Dispatcher) fields(inc *event.Incident, o *event.Obligation, to, child 
 		}
 	}
 	set("org_name", d.orgName(inc.Org))
+	if len(inc.Scope.Categories) > 0 {
+		cats := make([]string, len(inc.Scope.Categories))
+		for i, c := range inc.Scope.Categories {
+			cats[i] = string(c)
+		}
+		set("pi_types", strings.Join(cats, ", "))
+	}
 	set("recipient_name", to.Name)
 	if o.Kind == "guardian_notice" {
 		set("child_name", child.Name)
