@@ -40,8 +40,8 @@ func TestWiredIncidentToOutbox(t *testing.T) {
 	for i, subj := range []string{"p_a", "p_b", "p_kid"} {
 		evs = append(evs, event.AccessEvent{EventID: "e" + subj, OccurredAt: event.NewTimestamp(t0.Add(time.Duration(i) * time.Minute)),
 			ReceivedAt: event.NewTimestamp(t0), Source: "emr", Org: "hosp-1",
-			Actor:  event.Actor{ID: "staff-7", Type: event.ActorStaff, Role: "nurse"}, Action: event.ActionRead,
-			Subject: event.Subject{ID: subj, Type: event.SubjectPatient, Minor: subj == "p_kid"},
+			Actor: event.Actor{ID: "staff-7", Type: event.ActorStaff, Role: "nurse"}, Action: event.ActionRead,
+			Subject:    event.Subject{ID: subj, Type: event.SubjectPatient, Minor: subj == "p_kid"},
 			Categories: []event.Category{event.CategoryHealth}, RecordCount: 1, Relationship: event.RelationshipFalse, Outcome: event.OutcomeSuccess})
 	}
 	if err := st.Write(ctx, &store.Batch{Access: evs}); err != nil {
