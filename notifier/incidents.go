@@ -17,6 +17,8 @@ import (
 type Incidents struct {
 	cfg   incident.Config
 	store store.Reader
+	// defaults are the regimes of orgs cfg names no jurisdiction for.
+	defaults []string
 
 	mu sync.Mutex // the Grouper is not safe for concurrent use
 	g  *incident.Grouper
@@ -82,7 +84,16 @@ func (o openObligations) ObligationsOpen(string) int {
 
 // Scope is the Scoper: incident.ComputeScope over the incident's window.
 func (x *Incidents) Scope(ctx context.Context, inc *event.Incident) (Scope, error) {
-	s, err := incident.ComputeScope(ctx, x.store, incident.WindowOf(inc, x.cfg))
+	w := incident.WindowOf(inc, x.cfg)
+	if _, ok := w.Jurisdictions[inc.Org]; !ok && len(x.defaults) > 0 {
+		j := make(map[string][]string, len(w.Jurisdictions)+1)
+		for k, v := range w.Jurisdictions {
+			j[k] = v
+		}
+		j[inc.Org] = x.defaults
+		w.Jurisdictions = j
+	}
+	s, err := incident.ComputeScope(ctx, x.store, w)
 	if err != nil {
 		return Scope{}, err
 	}

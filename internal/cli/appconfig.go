@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-audit/vigil/internal/config"
 	"github.com/vigil-audit/vigil/internal/store/sink"
 	"github.com/vigil-audit/vigil/internal/telemetry"
+	"github.com/vigil-audit/vigil/notifier"
 )
 
 // Config is the whole configuration of the vigil binary. Each subcommand
@@ -52,6 +53,9 @@ type Config struct {
 	// Detect is the detector of `vigil detect`: rules, behaviours and
 	// how it runs on Kafka.
 	Detect DetectConfig `yaml:"detect"`
+	// Notify is the notifier of `vigil notify` and `vigil up`: operators,
+	// regimes, contacts and channels.
+	Notify notifier.Settings `yaml:"notify"`
 	// ShutdownTimeout bounds a graceful stop: the time to drain the spool
 	// to Kafka after receivers stopped. Zero is invalid; the default is 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -164,5 +168,6 @@ func defaultConfig() *Config {
 		ClickHouse:      ClickHouseConfig{Database: "vigil"},
 		Sink:            sink.Defaults(),
 		Detect:          defaultDetect(),
+		Notify:          notifier.DefaultSettings(),
 	}
 }

@@ -23,11 +23,15 @@ import (
 	"github.com/vigil-audit/vigil/detector/runner"
 	"github.com/vigil-audit/vigil/detector/sigma"
 	"github.com/vigil-audit/vigil/detector/simulate"
+	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/config"
+	"github.com/vigil-audit/vigil/internal/store"
 	"github.com/vigil-audit/vigil/internal/store/sink"
 	"github.com/vigil-audit/vigil/internal/store/sqlite"
 	"github.com/vigil-audit/vigil/internal/telemetry"
+	"github.com/vigil-audit/vigil/notifier"
+	"github.com/vigil-audit/vigil/notifier/console"
 )
 
 func upCommand() *command {
@@ -234,6 +238,29 @@ func runUp(ctx context.Context, c *invocation, cfg *Config, demo bool) int {
 		log.Info("detector stopped")
 	}()
 
+	// The notifier: incidents from the alerts, the local operator's API
+	// and console, notices to the outbox unless channels are configured.
+	nt, opTokenFile, code := startUpNotifier(ctx, c, cfg, busCfg, st, reg, log)
+	if nt == nil {
+		return code
+	}
+	ntCtx, stopNt := context.WithCancel(context.WithoutCancel(ctx))
+	ntDone := make(chan error, 1)
+	go func() { ntDone <- nt.Run(ntCtx) }()
+	defer func() {
+		log.Info("stopping notifier")
+		stopNt()
+		if err := <-ntDone; err != nil {
+			log.Error("notifier stopped with an error", "err", err)
+		}
+		if err := nt.Close(); err != nil {
+			log.Error("notifier closed with an error", "err", err)
+		}
+		log.Info("notifier stopped")
+	}()
+	httpAddr := filepath.Join(cfg.Data, httpAddrFile)
+	defer os.Remove(httpAddr)
+
 	var demoDone <-chan struct{}
 	defer func() {
 		if demoDone != nil {
@@ -246,6 +273,8 @@ func runUp(ctx context.Context, c *invocation, cfg *Config, demo bool) int {
 	}()
 
 	index := func(mux *http.ServeMux) {
+		mux.Handle("/api/", nt.API.Handler())
+		mux.Handle("/console/", console.Handler("/console/"))
 		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			fmt.Fprintf(w, "Vigil %s\n\n  POST /v1/access   ingest access events (NDJSON or JSON array, Authorization: Bearer <token>)\n  POST /v1/device   ingest device-risk events\n  /healthz          readiness of every stage (JSON)\n  /metrics          Prometheus metrics\n\nEmbedded Kafka-protocol broker: %s\n", telemetry.Build().Version, broker.Addr())
@@ -254,6 +283,11 @@ func runUp(ctx context.Context, c *invocation, cfg *Config, demo bool) int {
 	return serveCollector(ctx, c, cfg, busCfg, col, reg, log, index, func(addr net.Addr) {
 		fmt.Fprintf(c.stdout(), "Vigil is up.\n  HTTP:   http://%s/ (ingest /v1/access and /v1/device, /healthz, /metrics)\n  Kafka:  %s (embedded broker; try: vigil tail --brokers %s vigil.access.v1)\n  Data:   %s\n  Store:  %s (try: vigil report subject --data %s --token p_… --from 2026-01-01)\n  Alerts: vigil tail --brokers %s --from first vigil.alerts.v1\nPress Ctrl-C to stop.\n",
 			addr, broker.Addr(), broker.Addr(), cfg.Data, storePath, cfg.Data, broker.Addr())
+		fmt.Fprintf(c.stdout(), "  Console: http://%s/console/ (operator token in %s; try: vigil incident list --data %s)\n  Outbox: %s (one file per notice)\n",
+			addr, opTokenFile, cfg.Data, cfg.Notify.Outbox)
+		if err := os.WriteFile(httpAddr, []byte(addr.String()+"\n"), 0o600); err != nil {
+			log.Error("cannot write the HTTP address for 'vigil incident --data'", "file", httpAddr, "err", err)
+		}
 		log.Info("vigil up", "http", addr.String(), "kafka", broker.Addr(), "store", storePath)
 		if sim != nil {
 			demoDone = startDemo(ctx, c, cfg, sim, scfg.Rate, "http://"+addr.String(), token, log)
@@ -381,4 +415,30 @@ func (l labelFlusher) Label(ctx context.Context, lb *simulate.Label) error {
 		return err
 	}
 	return l.WriterSink.Flush(ctx)
+}
+
+// startUpNotifier assembles the notifier of `vigil up` on the embedded
+// broker and store, with a local operator (all roles) whose token it keeps
+// in DATA/operator-token. Without a directory it addresses notices by
+// token, for the outbox only: the demo holds no contact data.
+func startUpNotifier(ctx context.Context, c *invocation, cfg *Config, busCfg bus.Config, st store.Reader, reg prometheus.Registerer, log *slog.Logger) (*notifier.Notifier, string, int) {
+	tokenFile := filepath.Join(cfg.Data, operatorTokenFile)
+	token, generated, err := dataToken(tokenFile, "VIGIL_TOKEN")
+	if err != nil {
+		return nil, "", c.fail(ExitFailure, "%v", err)
+	}
+	if generated {
+		fmt.Fprintf(c.stdout(), "Generated the local operator's token (roles analyst, dpo, admin) in %s (mode 0600).\n", tokenFile)
+	}
+	if cfg.Notify.Outbox == "" {
+		cfg.Notify.Outbox = filepath.Join(cfg.Data, "outbox")
+	}
+	nt, err := notifier.Assemble(ctx, cfg.Notify, notifier.Deps{Bus: busCfg, Store: st, Logger: log.With("stage", "notify"),
+		Registerer: reg, Getenv: func(k string) string { return lookupEnv(c.env.Environ, k) },
+		Operators:     []notifier.OperatorConfig{{Name: "local", Roles: []string{"analyst", "dpo", "admin"}, TokenSHA256: auth.Hash(token)}},
+		DemoDirectory: cfg.Notify.DirectoryFile == "" && cfg.Notify.DirectoryURL == ""})
+	if err != nil {
+		return nil, "", c.fail(ExitUsage, "%v", err)
+	}
+	return nt, tokenFile, ExitOK
 }
