@@ -184,7 +184,7 @@ func BenchmarkActorMemory(b *testing.B) {
 						buf = p.Drain(buf[:0])
 					}
 				}
-				buf = p.Drain(buf[:0])
+				_ = p.Drain(buf[:0])
 				after := heapInuse()
 				runtime.KeepAlive(p)
 				perActor = float64(int64(after)-int64(before)) / float64(actors)

@@ -119,6 +119,6 @@
 //
 // # Embedding
 //
-// go:embed cannot reach a parent folder, so the files are embedded by the
+// The go:embed directive cannot reach a parent folder, so the files are embedded by the
 // tiny package notifier/regimes next to them; FS here is that embed.FS.
 package regime
