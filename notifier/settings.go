@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/mail"
 	"os"
 	"strings"
@@ -105,6 +106,9 @@ func (s Settings) Validate() []config.Problem {
 	var ps []config.Problem
 	add := func(key, format string, args ...any) {
 		ps = append(ps, config.Problem{Key: key, Reason: fmt.Sprintf(format, args...)})
+	}
+	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+		add("listen", "%q: want host:port (%v)", s.Listen, err)
 	}
 	if !regime.Operator(s.Operator).Valid() {
 		add("operator", "%q is not one of ordinary, cii, state_organ", s.Operator)

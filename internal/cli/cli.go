@@ -76,10 +76,7 @@ func commands() []*command {
 		detectCommand(),
 		sinkCommand(),
 		storeCommand(),
-		pending("notify", "Run the notifier: incidents, obligations, notices and regulator reports",
-			"notifier", 6,
-			"Turns alerts into incidents, computes the legal obligations of each regime, renders and sends\n"+
-				"notices exactly once, and produces regulator reports."),
+		notifyCommand(),
 		incidentCommand(),
 		reportCommand(),
 		alertCommand(),
