@@ -305,7 +305,7 @@ func (s Settings) directory(getenv func(string) string, demo bool) (Directory, e
 		}
 		return d, nil
 	case s.DirectoryURL != "":
-		tok := getenv("VIGIL_NOTIFY_DIRECTORY_TOKEN")
+		tok := getenv(EnvDirectoryToken)
 		if tok == "" && s.DirectoryTokenFile != "" {
 			b, err := os.ReadFile(s.DirectoryTokenFile)
 			if err != nil {
@@ -344,7 +344,7 @@ func (s Settings) senders(getenv func(string) string) (map[event.Channel]Sender,
 		cfg := channel.SMTPConfig{Host: host, Port: p, Mode: s.SMTPMode, Username: s.SMTPUser, From: *from}
 		if s.SMTPUser != "" {
 			cfg.Auth = "PLAIN"
-			pw, err := channel.SecretFromEnvOrFile("VIGIL_NOTIFY_SMTP_PASSWORD", s.SMTPPasswordFile)
+			pw, err := secretFrom(getenv, EnvSMTPPassword, s.SMTPPasswordFile)
 			if err != nil {
 				return nil, fmt.Errorf("notify.smtp_password_file: %w", err)
 			}
@@ -357,7 +357,7 @@ func (s Settings) senders(getenv func(string) string) (map[event.Channel]Sender,
 		out[event.ChannelEmail] = snd
 	}
 	if s.WebhookURL != "" {
-		secret, err := channel.SecretFromEnvOrFile("VIGIL_NOTIFY_WEBHOOK_SECRET", s.WebhookSecretFile)
+		secret, err := secretFrom(getenv, EnvWebhookSecret, s.WebhookSecretFile)
 		if err != nil {
 			return nil, fmt.Errorf("notify.webhook_secret_file: %w", err)
 		}
@@ -398,7 +398,7 @@ func (s Settings) escalator(getenv func(string) string, senders map[event.Channe
 	var snd Sender
 	switch {
 	case s.EscalationWebhook != "":
-		secret, _ := channel.SecretFromEnvOrFile("VIGIL_NOTIFY_WEBHOOK_SECRET", s.WebhookSecretFile)
+		secret, _ := secretFrom(getenv, EnvWebhookSecret, s.WebhookSecretFile)
 		snd = &channel.WebhookSender{URL: s.EscalationWebhook, Secret: []byte(secret)}
 	case s.Outbox != "":
 		snd = senders[event.ChannelPublicAnnouncement]
@@ -411,4 +411,32 @@ func (s Settings) escalator(getenv func(string) string, senders map[event.Channe
 			To: Contact{Name: "security team", PushID: "security-team"}, Subject: "Vigil deadline escalation", Text: e.String(), SMS: e.String()})
 		return err
 	}
+}
+
+// The environment variables holding the notifier's secrets. They are not
+// configuration keys (secrets never sit in the config file); the config
+// loader is told they are read here.
+const (
+	EnvSMTPPassword   = "VIGIL_NOTIFY_SMTP_PASSWORD"
+	EnvWebhookSecret  = "VIGIL_NOTIFY_WEBHOOK_SECRET"
+	EnvDirectoryToken = "VIGIL_NOTIFY_DIRECTORY_TOKEN"
+)
+
+// SecretEnv lists EnvSMTPPassword, EnvWebhookSecret and EnvDirectoryToken.
+var SecretEnv = []string{EnvSMTPPassword, EnvWebhookSecret, EnvDirectoryToken}
+
+// secretFrom returns the env variable's value (through getenv) or the
+// trimmed content of file.
+func secretFrom(getenv func(string) string, name, file string) (string, error) {
+	if v := getenv(name); v != "" {
+		return v, nil
+	}
+	if file == "" {
+		return "", fmt.Errorf("secret: %s is empty and no file is given", name)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("secret: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }

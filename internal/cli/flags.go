@@ -9,10 +9,15 @@ import (
 	"github.com/vigil-audit/vigil/collector/pseudo"
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/config"
+	"github.com/vigil-audit/vigil/notifier"
 )
 
 // envBusPassword carries the Kafka SASL password, which has no YAML key.
 const envBusPassword = "VIGIL_BUS_SASL_PASSWORD"
+
+// reservedEnv are VIGIL_ variables read outside the configuration: secrets
+// and the incident client's server and token.
+var reservedEnv = append([]string{envBusPassword, pseudo.EnvKey, envOperator, "VIGIL_TOKEN", "VIGIL_SERVER"}, notifier.SecretEnv...)
 
 // flagSet is a command's flags. Flags registered with key set a
 // configuration key and override the file and the environment.
@@ -72,7 +77,7 @@ func (f *flagSet) load(c *invocation, cfg any) bool {
 			}
 		}
 	}
-	src := config.Source{File: file, Env: c.env.Environ, Flags: map[string]string{}, FlagNames: map[string]string{}, Reserved: []string{envBusPassword, pseudo.EnvKey}}
+	src := config.Source{File: file, Env: c.env.Environ, Flags: map[string]string{}, FlagNames: map[string]string{}, Reserved: reservedEnv}
 	for _, k := range f.keyed {
 		if k.set {
 			src.Flags[k.key] = k.value
