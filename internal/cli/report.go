@@ -54,7 +54,7 @@ vigil report actor --org ORG --actor ID --from TIME [--to TIME] [--hourly]
     distinct subjects, records, denied). When pseudonymise.tokenise_actor is
     on, --actor is tokenised like --id; --actor-token takes a token.
 
-vigil report incident ID --regime cac|gdpr|hipaa [--version V] [--format json|csv]
+vigil report incident ID --regime cac|gdpr|hipaa [--version V] [--format json|csv|pdf]
     The regulator report(s) of a confirmed incident: for each report
     obligation of the regime (CAC initial, supplement and 30-day summary;
     GDPR art. 33; HIPAA HHS report and annual log) the fields its regime
@@ -64,7 +64,9 @@ vigil report incident ID --regime cac|gdpr|hipaa [--version V] [--format json|cs
     --version keeps one (initial, supplement, summary, …). A GDPR report
     past 72 h asks for the reasons for the delay. The incident is read
     from the incidents topic (bus.brokers, or the running 'vigil up' with
-    --data DIR). Record the submission with 'vigil incident submit'.
+    --data DIR). --format pdf writes one printable document (A4; Chinese
+    text in the reader's built-in STSong font) — use --output FILE.
+    Record the submission with 'vigil incident submit'.
 
 Where the data comes from: with --data DIR, the embedded store of
 'vigil up' in DIR (also while it runs: the file is opened read-only);
@@ -90,7 +92,7 @@ prefixed with ' . A progress line goes to stderr (--progress).`,
 			fs.fs.BoolVar(&hourly, "hourly", false, "actor: per hour and category instead of every event")
 			fs.fs.StringVar(&rf.from, "from", "", "start of the period, inclusive (`TIME`)")
 			fs.fs.StringVar(&rf.to, "to", "", "end of the period, exclusive (`TIME`, default now)")
-			fs.fs.StringVar(&rf.format, "format", "csv", "output `format`: csv, json or ndjson")
+			fs.fs.StringVar(&rf.format, "format", "csv", "output `format`: csv, json or ndjson (incident reports: json, csv or pdf)")
 			fs.fs.StringVar(&rf.output, "output", "", "write to this `file` instead of stdout (created, never overwritten)")
 			fs.fs.StringVar(&regime, "regime", "", "incident: the `regime` of the report: cac, gdpr or hipaa")
 			fs.fs.StringVar(&version, "version", "", "incident: only this report `version` (initial, supplement, summary, hhs, annual_log)")

@@ -26,8 +26,8 @@ func reportIncident(ctx context.Context, c *invocation, args []string, rf report
 		probs = append(probs, fmt.Sprintf("--regime %q: want cac, gdpr or hipaa", regime))
 	}
 	format := rf.format
-	if format != "json" && format != "csv" {
-		probs = append(probs, fmt.Sprintf("--format %q: the incident report is json or csv", format))
+	if format != "json" && format != "csv" && format != "pdf" {
+		probs = append(probs, fmt.Sprintf("--format %q: the incident report is json, csv or pdf", format))
 	}
 	if rf.from != "" || rf.to != "" {
 		probs = append(probs, "--from and --to belong to the subject and actor reports")
@@ -70,9 +70,12 @@ func reportIncident(ctx context.Context, c *invocation, args []string, rf report
 	if err != nil {
 		return c.fail(ExitFailure, "%v", err)
 	}
-	if format == "csv" {
+	switch format {
+	case "csv":
 		err = report.WriteCSV(out, rs)
-	} else {
+	case "pdf":
+		err = report.WritePDF(out, rs)
+	default:
 		err = report.WriteJSON(out, rs)
 	}
 	if ferr := finish(err == nil); err == nil {

@@ -78,6 +78,21 @@ func TestReportIncident(t *testing.T) {
 		}
 	}
 
+	// The same report as a printable PDF.
+	pdfOut := filepath.Join(t.TempDir(), "cac.pdf")
+	if code, _, stderr := run(t, nil, "report", "incident", "inc-report-1", "--regime", "cac", "--format", "pdf", "--data", data, "--output", pdfOut); code != ExitOK {
+		t.Fatalf("pdf: exit %d: %s", code, stderr)
+	}
+	p, err := os.ReadFile(pdfOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"%PDF-1.4", "(== cac.initial \\(regulator report\\))", "(Impact: PENDING)", "%%EOF"} {
+		if !strings.Contains(string(p), w) {
+			t.Errorf("PDF lacks %q", w)
+		}
+	}
+
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -85,7 +100,7 @@ func TestReportIncident(t *testing.T) {
 	}{
 		{[]string{"report", "incident", "inc-report-1", "--data", data}, ExitUsage, "--regime is required"},
 		{[]string{"report", "incident", "inc-report-1", "--regime", "ccpa", "--data", data}, ExitUsage, `--regime "ccpa"`},
-		{[]string{"report", "incident", "inc-report-1", "--regime", "cac", "--format", "ndjson", "--data", data}, ExitUsage, "json or csv"},
+		{[]string{"report", "incident", "inc-report-1", "--regime", "cac", "--format", "ndjson", "--data", data}, ExitUsage, "json, csv or pdf"},
 		{[]string{"report", "incident", "--regime", "cac", "--data", data}, ExitUsage, "exactly one incident ID"},
 		{[]string{"report", "incident", "inc-nope", "--regime", "cac", "--data", data}, ExitFailure, "incident inc-nope: not found"},
 		{[]string{"report", "incident", "inc-report-1", "--regime", "gdpr", "--data", data}, ExitFailure, "no gdpr report obligation"},

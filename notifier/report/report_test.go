@@ -2,12 +2,16 @@ package report
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"flag"
+	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/vigil-audit/vigil/internal/event"
 
@@ -78,6 +82,24 @@ func TestReportsGolden(t *testing.T) {
 			}
 			golden(t, tc.name+".json", j.Bytes())
 			golden(t, tc.name+".csv", c.Bytes())
+			var p bytes.Buffer
+			if err := WritePDF(&p, rs); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name+".pdf", p.Bytes())
+			// Every report's obligation and every pending field shows in
+			// the PDF's text.
+			text := pdfText(t, p.Bytes())
+			for _, r := range rs {
+				if !strings.Contains(text, "== "+r.Obligation) {
+					t.Errorf("PDF lacks the section of %s", r.Obligation)
+				}
+				for _, it := range r.Items {
+					if it.Pending && !strings.Contains(text, it.Label+": "+Pending) {
+						t.Errorf("PDF lacks pending field %q of %s", it.Label, r.Obligation)
+					}
+				}
+			}
 		})
 	}
 }
@@ -129,4 +151,38 @@ func TestNoReport(t *testing.T) {
 	if _, err := Build(inc, "cac", "supplement", Options{}); !errors.Is(err, ErrNoReport) || !strings.Contains(err.Error(), "it has: cac.initial, cac.summary") {
 		t.Fatalf("missing version: %v", err)
 	}
+}
+
+func TestWritePDFNoReports(t *testing.T) {
+	if err := WritePDF(io.Discard, nil); err == nil {
+		t.Fatal("WritePDF(nil) succeeded; want an error")
+	}
+}
+
+var pdfLine = regexp.MustCompile(`(?m)Td (?:\((.*)\)|<([0-9A-F]+)>) Tj ET$`)
+
+// pdfText returns the text lines of a PDF written by notifier/pdf: Latin
+// lines are literal strings, CJK lines UTF-16BE hex.
+func pdfText(t *testing.T, b []byte) string {
+	t.Helper()
+	var lines []string
+	for _, m := range pdfLine.FindAllSubmatch(b, -1) {
+		if m[2] == nil {
+			lines = append(lines, strings.NewReplacer(`\(`, "(", `\)`, ")", `\\`, `\`).Replace(string(m[1])))
+			continue
+		}
+		raw, err := hex.DecodeString(string(m[2]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := make([]uint16, len(raw)/2)
+		for i := range u {
+			u[i] = uint16(raw[2*i])<<8 | uint16(raw[2*i+1])
+		}
+		lines = append(lines, string(utf16.Decode(u)))
+	}
+	if len(lines) == 0 {
+		t.Fatal("no text in the PDF")
+	}
+	return strings.Join(lines, "\n")
 }
