@@ -23,6 +23,7 @@ import (
 
 	"github.com/vigil-audit/vigil/collector"
 	"github.com/vigil-audit/vigil/internal/bus"
+	"github.com/vigil-audit/vigil/internal/testenv"
 )
 
 // itPoster posts access events with ids rid-tag-N and remembers which ids
@@ -280,24 +281,6 @@ type itVigil struct {
 	log  *os.File
 }
 
-func itBuildVigil(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(out)) == "" {
-		t.Fatalf("go env GOMOD: %v %q", err, out)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	bin := filepath.Join(t.TempDir(), "vigil")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/vigil")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/vigil: %v\n%s", err, b)
-	}
-	return bin
-}
-
 func itStartVigil(t *testing.T, bin, conf, key, logPath, healthURL string) *itVigil {
 	t.Helper()
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -370,7 +353,7 @@ func itMetric(t *testing.T, url, name string) string {
 func TestCollectorSIGKILL(t *testing.T) {
 	itServices(t) // heavy: runs in the serial step of scripts/integration.sh
 	cfg := itBus(t)
-	bin := itBuildVigil(t)
+	bin := testenv.BuildVigil(t)
 	rid := itRunID(t)
 	source := "it-kill-" + rid
 	token := "tok-" + source

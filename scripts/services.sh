@@ -654,6 +654,7 @@ mailpit_start() {
 		--smtp "$HOST:$SMTP_PORT" \
 		--listen "$HOST:$MAILPIT_HTTP_PORT" \
 		--database "$DIR/mailpit/mailpit.db" \
+		--max 100000 \
 		--smtp-auth-accept-any --smtp-auth-allow-insecure
 }
 

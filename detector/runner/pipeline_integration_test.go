@@ -25,6 +25,7 @@ import (
 	"github.com/vigil-audit/vigil/detector/simulate"
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/testenv"
 )
 
 // TestPipelineCollectorKillOneOfTwo runs the whole pipeline on the real
@@ -156,7 +157,7 @@ func collectSimulated(ctx context.Context, t *testing.T, cfg bus.Config, seed, h
 			t.Fatal(err)
 		}
 	}
-	bin := buildVigil(ctx, t)
+	bin := testenv.BuildVigil(t)
 	dir := t.TempDir()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -304,22 +305,6 @@ func readSource(ctx context.Context, t *testing.T, cfg bus.Config, from map[stri
 		}
 	}
 	return out
-}
-
-// buildVigil builds ./cmd/vigil into a temporary folder.
-func buildVigil(ctx context.Context, t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(out)) == "" {
-		t.Fatalf("go env GOMOD: %v %q", err, out)
-	}
-	bin := filepath.Join(t.TempDir(), "vigil")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/vigil")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(out)))
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/vigil: %v\n%s", err, b)
-	}
-	return bin
 }
 
 // TestKafkaAlertLatency measures the event-to-alert latency of one runner

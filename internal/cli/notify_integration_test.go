@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,12 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
-	"github.com/vigil-audit/vigil/internal/auth"
-	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/event"
-	"github.com/vigil-audit/vigil/internal/store"
 	"github.com/vigil-audit/vigil/internal/testenv"
 	"github.com/vigil-audit/vigil/notifier/channel"
 )
@@ -40,39 +33,13 @@ var notifyAddr = regexp.MustCompile(`API and console on http://([^/]+)/console/`
 // phone number gets an SMS through a webhook provider that verifies the
 // HMAC signature.
 func TestNotifyMailpit(t *testing.T) {
-	kafkaAddr, chAddr := testenv.Kafka(t), testenv.ClickHouse(t)
 	smtpAddr, mailpit := testenv.SMTP(t), testenv.MailpitAPI(t)
-	run0 := fmt.Sprintf("%d", time.Now().UnixNano())
-	db := "vigil_notify_" + run0
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	env := []string{"VIGIL_CLICKHOUSE_ADDR=" + chAddr, "VIGIL_CLICKHOUSE_DATABASE=" + db, "VIGIL_BUS_BROKERS=" + kafkaAddr,
-		"VIGIL_NOTIFY_WEBHOOK_SECRET=provider-secret", "VIGIL_TOKEN=dpo-token-" + run0}
-	conn, err := store.Open(ctx, store.ClickHouseConfig{Addr: []string{chAddr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
-	if code, out, errOut := run(t, env, "store", "migrate"); code != ExitOK {
-		t.Fatalf("migrate: exit %d %q %q", code, out, errOut)
-	}
-
-	// A nurse read three patients' health records.
-	actor := "nurse-" + run0
+	run0 := fmt.Sprintf("%d", time.Now().UnixNano())
 	pZh, pEn, pSMS := "p_zh_"+run0, "p_en_"+run0, "p_sms_"+run0
-	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
-	var b store.Batch
-	for i, subj := range []string{pZh, pEn, pSMS} {
-		at := event.NewTimestamp(base.Add(time.Duration(i) * time.Minute))
-		b.Access = append(b.Access, event.AccessEvent{EventID: fmt.Sprintf("n%s-%d", run0, i), OccurredAt: at, ReceivedAt: at,
-			Source: "emr", Org: "h1", Actor: event.Actor{ID: actor, Type: event.ActorStaff, Role: "nurse"}, Action: event.ActionRead,
-			Subject: event.Subject{ID: subj, Type: event.SubjectPatient}, Categories: []event.Category{event.CategoryHealth},
-			RecordCount: 1, Relationship: event.RelationshipFalse, Outcome: event.OutcomeSuccess})
-	}
-	if err := store.NewClickHouseWriter(conn, db).Write(ctx, &b); err != nil {
-		t.Fatal(err)
-	}
+	f := newNotifyFixture(t, ctx, []string{pZh, pEn, pSMS})
+	env := append(f.env, "VIGIL_NOTIFY_WEBHOOK_SECRET=provider-secret")
 
 	// The SMS provider: verifies every request's signature.
 	var mu sync.Mutex
@@ -100,22 +67,7 @@ func TestNotifyMailpit(t *testing.T) {
 %s: {name: Li Lei, language: en, email: en-%s@example.org}
 %s: {name: Zhao Min, language: en, phone: "+8613800000000"}
 `, pZh, run0, pEn, run0, pSMS))
-	cfgFile := filepath.Join(dir, "vigil.yaml")
-	writeFile(t, cfgFile, fmt.Sprintf(`
-notify:
-  listen: 127.0.0.1:0
-  group: notify-test-%s
-  dpo: dpo@h1.example
-  operators:
-    - {name: dpo-test, roles: [dpo, analyst], token_sha256: %s}
-  org_names: {h1: 示例医院}
-  directory_file: %s
-  smtp_addr: %s
-  smtp_mode: plain
-  from: Hospital DPO <dpo@h1.example>
-  webhook_url: %s
-  dispatch_every: 200ms
-`, run0, auth.Hash("dpo-token-"+run0), contacts, smtpAddr, provider.URL))
+	cfgFile := f.config(t, dir, contacts, smtpAddr, "  webhook_url: "+provider.URL+"\n")
 
 	var out, errb syncBuffer
 	nctx, stop := context.WithCancel(ctx)
@@ -147,87 +99,25 @@ notify:
 		}
 	}
 
-	// The detector's alert.
-	a := event.Alert{AlertID: "al-" + run0, RuleID: "vigil-access-020", RuleTitle: "No-relationship reading", Severity: event.SeverityHigh,
-		GroupKey: "h1/" + actor, Org: "h1", ActorID: actor, Status: event.AlertOpen, Count: 3, DistinctSubjects: 3,
-		WindowStart: event.NewTimestamp(base), WindowEnd: event.NewTimestamp(base.Add(time.Hour)),
-		FirstSeen: event.NewTimestamp(base), LastSeen: event.NewTimestamp(base.Add(2 * time.Minute)), Evidence: []string{"x"}, Explanation: "x"}
-	v, _ := json.Marshal(a)
-	bcfg := bus.Defaults()
-	bcfg.Brokers = []string{kafkaAddr}
-	w, err := bus.NewWriter(bcfg, bus.TopicAlerts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(a.GroupKey), Value: v}); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Close()
-
-	cli := func(args ...string) string {
-		t.Helper()
-		code, o, e := run(t, env, append([]string{"incident"}, append(args, "--server", api)...)...)
-		if code != ExitOK {
-			t.Fatalf("vigil incident %v: exit %d\n%s%s", args, code, o, e)
-		}
-		return o
-	}
-	// Find the incident of this actor.
-	var id string
-	for deadline := time.Now().Add(60 * time.Second); id == ""; time.Sleep(200 * time.Millisecond) {
-		var list []struct {
-			IncidentID string `json:"incident_id"`
-		}
-		_ = json.Unmarshal([]byte(cli("list", "--json")), &list)
-		for _, l := range list {
-			var inc event.Incident
-			if json.Unmarshal([]byte(cli("show", l.IncidentID, "--json")), &inc) == nil && inc.ActorID == actor {
-				id = inc.IncidentID
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no incident for the alert within 60 s")
-		}
-	}
-	shown := cli("confirm", id, "--reason", "confirmed with the ward manager")
+	f.sendAlert(t, ctx)
+	id := f.awaitIncident(t, api)
+	shown := f.confirmAndApprove(t, api, id)
 	if !strings.Contains(shown, "scope: 3 people") || !strings.Contains(shown, "pipl.individual") {
 		t.Fatalf("after confirm:\n%s", shown)
 	}
-	cli("set", id, "facts=A nurse read three patients' records she had no care relationship with.", "cause=misuse of access rights",
-		"impact=your health record was seen by someone without a care relationship", "measures_taken=access suspended and reviewed",
-		"self_protection=no action is needed", "remedies=ask us for the access log of your record", "contact=dpo@h1.example, 400-000-0000")
-	cli("approve", id, "pipl.individual")
 
-	type msg struct {
-		ID, MessageID, Subject string
-		To                     []struct{ Address string }
-	}
-	search := func(addr string) []msg {
-		resp, err := http.Get(mailpit + "/api/v1/search?query=" + url.QueryEscape("to:"+addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var r struct{ Messages []msg }
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-			t.Fatal(err)
-		}
-		return r.Messages
-	}
 	for _, tc := range []struct{ subj, addr, subject, body string }{
 		{pZh, "zh-" + run0 + "@example.org", "示例医院个人信息安全事件告知书", "王芳"},
 		{pEn, "en-" + run0 + "@example.org", "示例医院: notice of a personal information security incident", "Dear Li Lei"},
 	} {
-		var got []msg
-		for deadline := time.Now().Add(30 * time.Second); len(got) == 0; time.Sleep(200 * time.Millisecond) {
-			got = search(tc.addr)
+		for deadline := time.Now().Add(30 * time.Second); mailpitCount(t, mailpit, "to:"+tc.addr) == 0; time.Sleep(200 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("no mail to %s within 30 s:\n%s", tc.addr, errb.String())
 			}
 		}
 		time.Sleep(time.Second) // a duplicate would show by now
-		if got = search(tc.addr); len(got) != 1 {
+		got := mailpitSearch(t, mailpit, "to:"+tc.addr)
+		if len(got) != 1 {
 			t.Fatalf("%d mails to %s, want exactly 1", len(got), tc.addr)
 		}
 		m := got[0]
@@ -235,19 +125,14 @@ notify:
 		if m.Subject != tc.subject {
 			t.Errorf("subject %q, want %q", m.Subject, tc.subject)
 		}
-		if "<"+m.MessageID+">" != channel.MessageID(noticeID, "h1.example") && m.MessageID != channel.MessageID(noticeID, "h1.example") {
+		if "<"+m.MessageID+">" != channel.MessageID(noticeID, "h1.example") {
 			t.Errorf("Message-ID %q, want %s", m.MessageID, channel.MessageID(noticeID, "h1.example"))
-		}
-		resp, err := http.Get(mailpit + "/api/v1/message/" + m.ID)
-		if err != nil {
-			t.Fatal(err)
 		}
 		var full struct {
 			Text string
 			From struct{ Address string }
 		}
-		_ = json.NewDecoder(resp.Body).Decode(&full)
-		resp.Body.Close()
+		mailpitGet(t, mailpit+"/api/v1/message/"+m.ID, &full)
 		if !strings.Contains(full.Text, tc.body) || !strings.Contains(full.Text, "ask us for the access log") || full.From.Address != "dpo@h1.example" {
 			t.Errorf("mail to %s: from %q, text:\n%s", tc.addr, full.From.Address, full.Text)
 		}
@@ -265,12 +150,5 @@ notify:
 	defer mu.Unlock()
 	if len(sms) != 1 || sms[0]["to"] != "+8613800000000" || sms[0]["idempotency_key"] != event.NoticeID(id, pSMS, "pipl.individual") {
 		t.Fatalf("SMS requests %v", sms)
-	}
-}
-
-func writeFile(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -936,27 +936,6 @@ type e2eVigil struct {
 	metrics string // URL of its /metrics
 }
 
-// e2eBuildVigil builds cmd/vigil into a temporary folder.
-func e2eBuildVigil(t testing.TB) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(out)) == "" {
-		t.Fatalf("go env GOMOD: %v %q", err, out)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	bin := filepath.Join(t.TempDir(), "vigil")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/vigil")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/vigil: %v\n%s", err, b)
-	}
-	t.Logf("built vigil in %v", time.Since(start).Round(100*time.Millisecond))
-	return bin
-}
-
 // e2eFreeAddr returns a loopback address free at the time of the call.
 func e2eFreeAddr(t testing.TB) string {
 	t.Helper()
@@ -1051,7 +1030,7 @@ func TestSinkE2ESIGKILL(t *testing.T) {
 	kafkaAddr := testenv.Kafka(t)
 	chAddr := testenv.ClickHouse(t)
 	busCfg := bus.Config{Brokers: []string{kafkaAddr}}
-	bin := e2eBuildVigil(t)
+	bin := testenv.BuildVigil(t)
 	conn, db := e2eDB(t, "kill")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
