@@ -18,6 +18,7 @@ import (
 
 	"github.com/vigil-audit/vigil/internal/bus"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/notifier"
 )
 
 // syncBuffer is a bytes.Buffer safe for a command writing while a test reads.
@@ -387,6 +388,29 @@ func TestUpDemo(t *testing.T) {
 	}
 	if alert.AlertID == "" || alert.RuleID == "" || alert.Explanation == "" || len(alert.Evidence) == 0 {
 		t.Errorf("alert = %+v", alert)
+	}
+	// The alerts open incidents that wait for triage: none is confirmed,
+	// no obligation exists and the outbox stays empty.
+	var incidents []notifier.IncidentSummary
+	for deadline := time.Now().Add(30 * time.Second); len(incidents) == 0; time.Sleep(time.Second) {
+		code, out, errOut := run(t, nil, "incident", "list", "--json", "--data", data)
+		if code != ExitOK {
+			t.Fatalf("vigil incident list: exit %d %s", code, errOut)
+		}
+		if err := json.Unmarshal([]byte(out), &incidents); err != nil {
+			t.Fatalf("incident list %q: %v", out, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the demo's alerts opened no incident within 30 s")
+		}
+	}
+	for _, inc := range incidents {
+		if inc.State != event.IncidentDetected || !inc.AwareAt.IsZero() || inc.Open > 0 || inc.Alerts == 0 {
+			t.Errorf("incident %+v; the demo must not confirm anything", inc)
+		}
+	}
+	if files, _ := os.ReadDir(filepath.Join(data, "outbox")); len(files) > 0 {
+		t.Errorf("the outbox holds %d files before any confirmation", len(files))
 	}
 	if code := stop(); code != ExitOK {
 		t.Errorf("up --demo exited %d", code)

@@ -72,7 +72,18 @@ first minute, then about two per kind an hour; the incidents are listed in
 DATA/demo-labels.jsonl. Alerts show within a minute:
   vigil tail --brokers 127.0.0.1:9092 --from first vigil.alerts.v1
 
-Not built yet: the notifier (incidents and notices) and the console.`,
+The notifier runs as 'vigil notify' does: alerts open or join incidents,
+which wait for triage — nothing is confirmed automatically, in the demo
+too. The API and the console (http://ADDR/console/) serve on up's port; the
+local operator's token (roles analyst, dpo, admin) is in
+DATA/operator-token, and 'vigil incident … --data DATA' uses it:
+  vigil incident list --data DATA
+  vigil incident confirm ID --reason "…" --data DATA
+Without notify.smtp_addr or notify.webhook_url each notice is written to
+DATA/outbox, one .eml or .json file named by notice id; contacts come from
+notify.directory_file or notify.directory_url, or else every recipient gets
+a placeholder address (TOKEN@recipients.invalid): the demo holds no contact
+data.`,
 		flags: func(fs *flagSet) {
 			fs.configFlags()
 			fs.fs.BoolVar(&demo, "demo", false, "also run the traffic simulator: a small population with labelled incidents, sent to this collector")
@@ -388,7 +399,8 @@ func startDemo(ctx context.Context, c *invocation, cfg *Config, sim *simulate.Si
 	ws := labelFlusher{simulate.NewWriterSink(nil, nil, f)}
 	fmt.Fprintf(c.stdout(), "Demo: simulating %d hospitals at about %g events/s into this collector; one incident of each kind\n"+
 		"  starts within a minute (VIP snooping, bulk export, off-hours browsing, …), then about two per kind an hour.\n"+
-		"  The injected incidents are listed in %s; alerts appear on vigil.alerts.v1 and in the store.\n",
+		"  The injected incidents are listed in %s; alerts appear on vigil.alerts.v1 and in the store,\n"+
+		"  and open incidents that wait for your triage (vigil incident list --data DATA): nothing is confirmed automatically.\n",
 		len(sim.Orgs()), rate, labelsPath)
 	done := make(chan struct{})
 	go func() {
