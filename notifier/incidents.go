@@ -29,11 +29,30 @@ func NewIncidents(cfg incident.Config, r store.Reader) *Incidents {
 	return &Incidents{cfg: cfg, store: r, g: incident.NewGrouper(cfg.Grouping)}
 }
 
-// Group is Config.Group: the incident an alert opens or joins.
-//
-// The grouping state lives in memory: after a restart an alert of an
-// incident already open opens a new one unless it is the incident's
-// opening alert (incident ids are derived from it).
+// Restore seeds the grouping state from the incidents recorded before a
+// restart (the book): every incident neither dismissed nor closed takes
+// its group back, so that a later alert of the same actor or device and
+// rule family joins it instead of opening a second incident. Incidents
+// recorded before rule_ids existed cannot be keyed and are skipped; it
+// returns how many were restored.
+func (x *Incidents) Restore(incs []event.Incident) int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := 0
+	for i := range incs {
+		inc := &incs[i]
+		if inc.State == event.IncidentDismissed || inc.State == event.IncidentClosed || len(inc.RuleIDs) == 0 {
+			continue
+		}
+		x.g.Seed(inc, inc.RuleIDs[0])
+		n++
+	}
+	return n
+}
+
+// Group is Config.Group: the incident an alert opens or joins. The
+// grouping state lives in memory and is seeded on start from the book
+// (Restore).
 func (x *Incidents) Group(a event.Alert) (string, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -114,6 +114,10 @@ func (s *Service) OnAlert(ctx context.Context, a event.Alert) (event.Incident, b
 			inc.AlertIDs = append(inc.AlertIDs, a.AlertID)
 			changed = true
 		}
+		if a.RuleID != "" && !slices.Contains(inc.RuleIDs, a.RuleID) {
+			inc.RuleIDs = append(inc.RuleIDs, a.RuleID)
+			changed = true
+		}
 		if a.Severity.Rank() > inc.Severity.Rank() {
 			inc.Severity = a.Severity
 			changed = true

@@ -235,6 +235,9 @@ func Assemble(ctx context.Context, s Settings, deps Deps) (*Notifier, error) {
 	}
 	incs := NewIncidents(icfg, deps.Store)
 	incs.defaults = s.DefaultRegimes
+	if n := incs.Restore(book.List()); n > 0 {
+		log.Info("incident grouping restored from the incidents topic", "open_incidents", n)
+	}
 	svc, err := New(Config{Book: book, Ledger: ledger, Scoper: incs, Transition: incs.Transition, Group: incs.Group, Logger: log,
 		Planner: RegimePlanner{Set: regimes, Profile: regime.Profile{Operator: regime.Operator(s.Operator), CoveredEntity: s.CoveredEntity,
 			Jurisdictions: s.DefaultRegimes, DPO: cmpOr(s.DPO, "the data protection officer")}}})

@@ -148,7 +148,9 @@ type Incident struct {
 	// Zero until then.
 	AwareAt  Timestamp `json:"aware_at,omitzero"`
 	AlertIDs []string  `json:"alert_ids"`
-	ActorID  string    `json:"actor_id,omitempty"`
+	// RuleIDs are the rules of its alerts, the opening alert's first.
+	RuleIDs []string `json:"rule_ids,omitempty"`
+	ActorID string   `json:"actor_id,omitempty"`
 	// DeviceID is the device token of device-risk incidents.
 	DeviceID    string       `json:"device_id,omitempty"`
 	Org         string       `json:"org"`

@@ -203,6 +203,55 @@ func (g *Grouper) Add(a *event.Alert) Decision {
 	return Decision{Outcome: Opened, Group: grp.clone()}
 }
 
+// Seed adds the group of an incident recorded before a restart — its key
+// from the incident's org, actor, device and opening rule (ruleID) — so
+// that later alerts of that key join it as they would have without the
+// restart. The incident's alerts are taken as open with its severity. A
+// group already held for the key is kept if its activity is more recent;
+// a group that already holds the incident is left alone.
+func (g *Grouper) Seed(inc *event.Incident, ruleID string) {
+	if inc.IncidentID == "" || len(inc.AlertIDs) == 0 {
+		return
+	}
+	for _, id := range inc.AlertIDs {
+		if _, ok := g.byAlert[id]; ok {
+			return
+		}
+	}
+	a := event.Alert{Org: inc.Org, ActorID: inc.ActorID, DeviceID: inc.DeviceID, RuleID: ruleID}
+	key, fam := g.key(&a)
+	first, last := inc.WindowStart.Time, inc.WindowEnd.Time
+	if first.IsZero() {
+		first = inc.DetectedAt.Time
+	}
+	if last.Before(first) {
+		last = first
+	}
+	if cur, ok := g.byKey[key]; ok {
+		if !cur.LastSeen.Before(last) {
+			return
+		}
+		g.drop(cur)
+	}
+	grp := &Group{IncidentID: inc.IncidentID, Org: inc.Org, Key: key, Family: fam, FirstSeen: first, LastSeen: last,
+		DetectedAt: inc.DetectedAt.UTC(), Severity: inc.Severity, Alerts: map[string]AlertState{}}
+	if slices.Contains(g.cfg.By, DimActor) {
+		grp.ActorID = inc.ActorID
+	}
+	if slices.Contains(g.cfg.By, DimDevice) {
+		grp.DeviceID = inc.DeviceID
+	}
+	if grp.ActorID == "" && grp.DeviceID == "" {
+		grp.ActorID, grp.DeviceID = inc.ActorID, inc.DeviceID
+	}
+	for _, id := range inc.AlertIDs {
+		grp.Alerts[id] = AlertState{Severity: inc.Severity, Status: event.AlertOpen}
+		g.byAlert[id] = grp
+	}
+	g.byKey[key] = grp
+	g.evict()
+}
+
 // Stats returns the open group count and evictions so far.
 func (g *Grouper) Stats() Stats { return Stats{Open: len(g.byKey), Evicted: g.evicted} }
 

@@ -200,3 +200,51 @@ func TestGroupIncident(t *testing.T) {
 		t.Errorf("incident %+v", inc)
 	}
 }
+
+// TestGrouperSeed: a grouper seeded from incident records (as after a
+// restart) joins later alerts to the same incidents as the grouper that
+// opened them would have.
+func TestGrouperSeed(t *testing.T) {
+	cfg := DefaultConfig().Grouping
+	before := NewGrouper(cfg)
+	d := before.Add(alert("a1", "vigil-access-001", "staff-1", t0, event.SeverityLow))
+	inc := d.Group.Incident()
+	inc.RuleIDs = []string{"vigil-access-001"}
+	for _, tc := range []struct {
+		name    string
+		a       *event.Alert
+		outcome Outcome
+		same    bool
+	}{
+		{"same actor and family within the window joins", alert("a2", "vigil-access-020", "staff-1", t0.Add(2*time.Hour), "high"), Joined, true},
+		{"a repeat of the opening alert updates", alert("a1", "vigil-access-001", "staff-1", t0, "medium"), Updated, true},
+		{"outside the window opens anew", alert("a3", "vigil-access-001", "staff-1", t0.Add(48*time.Hour), "low"), Opened, false},
+		{"other family opens anew", alert("a4", "vigil-device-001", "staff-1", t0, "low"), Opened, false},
+		{"other actor opens anew", alert("a5", "vigil-access-001", "staff-2", t0, "low"), Opened, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := before.Add(tc.a) // what the grouper without a restart says
+			before = NewGrouper(cfg)
+			before.Add(alert("a1", "vigil-access-001", "staff-1", t0, event.SeverityLow))
+			after := NewGrouper(cfg)
+			after.Seed(&inc, inc.RuleIDs[0])
+			after.Seed(&inc, inc.RuleIDs[0]) // seeding twice changes nothing
+			if st := after.Stats(); st.Open != 1 {
+				t.Fatalf("seeded grouper holds %d groups, want 1", st.Open)
+			}
+			got := after.Add(tc.a)
+			if got.Outcome != tc.outcome || want.Outcome != tc.outcome {
+				t.Fatalf("outcome %v (without restart %v), want %v", got.Outcome, want.Outcome, tc.outcome)
+			}
+			if (got.Group.IncidentID == inc.IncidentID) != tc.same || got.Group.IncidentID != want.Group.IncidentID {
+				t.Fatalf("incident %s (without restart %s), opening incident %s", got.Group.IncidentID, want.Group.IncidentID, inc.IncidentID)
+			}
+		})
+	}
+	var empty event.Incident
+	g := NewGrouper(cfg)
+	g.Seed(&empty, "vigil-access-001")
+	if g.Stats().Open != 0 {
+		t.Fatal("an empty incident record was seeded")
+	}
+}
