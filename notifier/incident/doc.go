@@ -102,10 +102,13 @@
 //     the scope cannot apply regimes by residence. An org without a
 //     configured jurisdiction is an error (ErrNoJurisdiction) rather than a
 //     scope silently missing a regime.
-//   - Device-only incidents (device-risk alerts without an actor) would be
-//     scoped by the accounts seen on the device, but the store has no
-//     device query: ComputeScope returns ErrNoDeviceScope instead of an
-//     empty scope.
+//   - Device-only incidents (device-risk alerts without an actor) are
+//     scoped by a scan of the org's events in the window: the accounts
+//     used on the device (each counts as a person; identity checks, face
+//     checks and payments add the id_number, biometric and financial
+//     categories) and the subjects read from it (client.device_id). The
+//     scan reads every event of the org in the window: fine for the hours
+//     or days of an incident, slow for months.
 //   - Only the incident's actors are followed, not other actors on the
 //     same device or session.
 //

@@ -23,6 +23,8 @@ type ActorRef struct {
 type Window struct {
 	Actors   []ActorRef
 	DeviceID string
+	// Org is the incident's org: a device-only window is scoped within it.
+	Org      string
 	From, To time.Time
 	Margin   time.Duration
 	// Jurisdictions maps org → regime ids (Config.Jurisdictions).
@@ -31,7 +33,7 @@ type Window struct {
 
 // WindowOf returns the scope window of inc under cfg.
 func WindowOf(inc *event.Incident, cfg Config) Window {
-	w := Window{DeviceID: inc.DeviceID, From: inc.WindowStart.Time, To: inc.WindowEnd.Time,
+	w := Window{DeviceID: inc.DeviceID, Org: inc.Org, From: inc.WindowStart.Time, To: inc.WindowEnd.Time,
 		Margin: cfg.ScopeMargin, Jurisdictions: cfg.Jurisdictions}
 	if inc.ActorID != "" {
 		w.Actors = []ActorRef{{Org: inc.Org, ID: inc.ActorID}}
@@ -41,9 +43,6 @@ func WindowOf(inc *event.Incident, cfg Config) Window {
 
 // Errors of ComputeScope.
 var (
-	// ErrNoDeviceScope: the incident has a device and no actor, and the
-	// store has no query for the accounts seen on a device.
-	ErrNoDeviceScope  = errors.New("no device scope: the store cannot list the accounts seen on a device")
 	ErrEmptyWindow    = errors.New("scope window has no actor and no device")
 	ErrNoJurisdiction = errors.New("org has no jurisdiction configured")
 )
@@ -99,11 +98,16 @@ func (s *Scope) Event() event.Scope {
 // ComputeScope streams every actor's history over the window and returns
 // the subjects touched by successful accesses, by category, with minors,
 // sensitive categories, records, orgs and the orgs' jurisdictions.
+//
+// A device-only window (a device-risk incident: no actor) is scoped by
+// what the device touched within the incident's org, from the store's
+// event scan: the subjects of successful accesses made from the
+// device (client.device_id), and the accounts used on it — their holders'
+// own data was exposed through the device: an account counts as a person,
+// with identity and face checks adding the id_number and biometric
+// categories and payments and card binding the financial one.
 func ComputeScope(ctx context.Context, r store.Reader, w Window) (Scope, error) {
-	if len(w.Actors) == 0 {
-		if w.DeviceID != "" {
-			return Scope{}, ErrNoDeviceScope
-		}
+	if len(w.Actors) == 0 && (w.DeviceID == "" || w.Org == "") {
 		return Scope{}, ErrEmptyWindow
 	}
 	from := w.From.Add(-w.Margin).UTC().Truncate(time.Millisecond)
@@ -113,6 +117,20 @@ func ComputeScope(ctx context.Context, r store.Reader, w Window) (Scope, error) 
 	subjects, minors := map[string]bool{}, map[string]bool{}
 	perCat := map[event.Category]map[string]bool{}
 	orgs := map[string]bool{}
+	touch := func(subject string, minor bool, cats []event.Category, records int64) {
+		sc.Events++
+		sc.Records += max(records, 1)
+		subjects[subject] = true
+		if minor {
+			minors[subject] = true
+		}
+		for _, c := range cats {
+			if perCat[c] == nil {
+				perCat[c] = map[string]bool{}
+			}
+			perCat[c][subject] = true
+		}
+	}
 	for _, a := range w.Actors {
 		orgs[a.Org] = true
 		q := store.ActorQuery{Org: a.Org, ActorID: a.ID, TimeRange: store.TimeRange{From: from, To: to}}
@@ -133,22 +151,33 @@ func ComputeScope(ctx context.Context, r store.Reader, w Window) (Scope, error) 
 			default:
 				return nil // errors: the system failed, nothing was disclosed
 			}
-			sc.Events++
-			sc.Records += max(row.RecordCount, 1)
-			subjects[row.SubjectID] = true
-			if row.SubjectMinor {
-				minors[row.SubjectID] = true
-			}
-			for _, c := range cats {
-				if perCat[c] == nil {
-					perCat[c] = map[string]bool{}
-				}
-				perCat[c][row.SubjectID] = true
-			}
+			touch(row.SubjectID, row.SubjectMinor, cats, row.RecordCount)
 			return nil
 		})
 		if err != nil {
 			return Scope{}, fmt.Errorf("scope: history of an actor of org %s: %w", a.Org, err)
+		}
+	}
+	if len(w.Actors) == 0 {
+		orgs[w.Org] = true
+		err := r.ScanEvents(ctx, store.ScanQuery{TimeRange: store.TimeRange{From: from, To: to}, Org: w.Org}, func(e *store.StoredEvent) error {
+			switch {
+			case e.Device != nil && e.Device.DeviceID == w.DeviceID && e.Device.AccountID != "":
+				touch(e.Device.AccountID, false, deviceCategories(e.Device.Kind), 1)
+			case e.Access != nil && e.Access.Client.DeviceID == w.DeviceID && e.Access.Subject.ID != "":
+				a := e.Access
+				switch a.Outcome {
+				case event.OutcomeSuccess:
+					touch(a.Subject.ID, a.Subject.Minor, a.Categories, a.RecordCount)
+				case event.OutcomeDenied:
+					sc.Denied = append(sc.Denied, Denied{EventID: a.EventID, OccurredAt: a.OccurredAt.Time, Org: a.Org,
+						ActorID: a.Actor.ID, SubjectID: a.Subject.ID, Categories: slices.Clone(a.Categories)})
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return Scope{}, fmt.Errorf("scope: events of a device of org %s: %w", w.Org, err)
 		}
 	}
 	sc.Subjects = slices.Sorted(maps.Keys(subjects))
@@ -211,4 +240,20 @@ func diff[T comparable](a, b []T) []T {
 		}
 	}
 	return out
+}
+
+// deviceCategories is what an account's use of a device exposed of its
+// holder's data.
+func deviceCategories(k event.DeviceKind) []event.Category {
+	switch k {
+	case event.KindRealnameAuth:
+		return []event.Category{event.CategoryIDNumber}
+	case event.KindFaceVerify:
+		return []event.Category{event.CategoryBiometric}
+	case event.KindPayment, event.KindBindCard:
+		return []event.Category{event.CategoryFinancial}
+	case event.KindPasswordReset, event.KindChangePhone, event.KindSIMChange:
+		return []event.Category{event.CategoryAccount}
+	}
+	return nil
 }

@@ -48,7 +48,25 @@ func scopeStore(t *testing.T) *sqlite.Store {
 		access("e10", "clinic-de", "staff-1", "subj-i", t0.Add(time.Minute), true, ok, 1, event.CategoryLocation), // same id, other org
 		access("e11", "clinic-de", "doc-9", "subj-a", t0.Add(10*time.Minute), false, ok, 1, event.CategoryBiometric),
 	}
-	if err := s.Write(t.Context(), &store.Batch{Access: evs}); err != nil {
+	// Device tok-dev: two accounts used on it, and a staff member reading
+	// from it; other devices and orgs stay out.
+	fromDev := func(e event.AccessEvent) event.AccessEvent { e.Client.DeviceID = "tok-dev"; return e }
+	evs = append(evs,
+		fromDev(access("e12", "hosp-sh", "staff-3", "subj-j", t0.Add(15*time.Minute), false, ok, 3, event.CategoryHealth)),
+		fromDev(access("e13", "hosp-sh", "staff-3", "subj-k", t0.Add(16*time.Minute), false, den, 1, event.CategoryHealth)))
+	dev := func(id, org, device, account string, at time.Time, kind event.DeviceKind) event.DeviceEvent {
+		return event.DeviceEvent{EventID: id, OccurredAt: event.NewTimestamp(at), ReceivedAt: event.NewTimestamp(at.Add(time.Second)),
+			Source: "risk-sdk", Org: org, AccountID: account, DeviceID: device, Kind: kind}
+	}
+	devs := []event.DeviceEvent{
+		dev("d1", "hosp-sh", "tok-dev", "acct-1", t0.Add(10*time.Minute), event.KindRealnameAuth),
+		dev("d2", "hosp-sh", "tok-dev", "acct-2", t0.Add(20*time.Minute), event.KindFaceVerify),
+		dev("d3", "hosp-sh", "tok-dev", "acct-1", t0.Add(30*time.Minute), event.KindLogin),
+		dev("d4", "hosp-sh", "tok-other", "acct-3", t0.Add(10*time.Minute), event.KindFaceVerify),
+		dev("d5", "clinic-de", "tok-dev", "acct-4", t0.Add(10*time.Minute), event.KindFaceVerify),
+		dev("d6", "hosp-sh", "tok-dev", "acct-5", t0.Add(3*time.Hour), event.KindFaceVerify), // outside
+	}
+	if err := s.Write(t.Context(), &store.Batch{Access: evs, Device: devs}); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -87,7 +105,14 @@ func TestComputeScope(t *testing.T) {
 				ByCategory: map[event.Category]int64{"location": 1, "health": 1},
 				Categories: []event.Category{"health", "location"}, Sensitive: []event.Category{"health", "location"},
 				Events: 2, Records: 2, Orgs: []string{"clinic-de", "hosp-sh"}, Jurisdictions: []string{"gdpr", "pipl"}}},
-		{name: "device only", w: Window{DeviceID: "tok-dev", From: t0, To: t0.Add(time.Hour)}, wantErr: ErrNoDeviceScope},
+		{name: "device only", w: Window{DeviceID: "tok-dev", Org: "hosp-sh", From: t0, To: t0.Add(time.Hour), Jurisdictions: jur},
+			want: Scope{Subjects: []string{"acct-1", "acct-2", "subj-j"},
+				ByCategory: map[event.Category]int64{"id_number": 1, "biometric": 1, "health": 1},
+				Categories: []event.Category{"biometric", "health", "id_number"}, Sensitive: []event.Category{"biometric", "health", "id_number"},
+				Events: 4, Records: 6, Orgs: []string{"hosp-sh"}, Jurisdictions: []string{"pipl"},
+				Denied: []Denied{{EventID: "e13", OccurredAt: t0.Add(16 * time.Minute), Org: "hosp-sh", ActorID: "staff-3",
+					SubjectID: "subj-k", Categories: []event.Category{"health"}}}}},
+		{name: "device without org", w: Window{DeviceID: "tok-dev", From: t0, To: t0.Add(time.Hour), Jurisdictions: jur}, wantErr: ErrEmptyWindow},
 		{name: "empty", w: Window{From: t0, To: t0.Add(time.Hour)}, wantErr: ErrEmptyWindow},
 		{name: "org without jurisdiction", w: Window{Actors: []ActorRef{{"hosp-sh", "staff-1"}}, From: t0, To: t0.Add(time.Hour)}, wantErr: ErrNoJurisdiction},
 	}
@@ -141,8 +166,8 @@ func TestScopeEventAndChange(t *testing.T) {
 	if !slices.Equal(c.RemovedCategories, []event.Category{"contact", "prescription"}) || !slices.Equal(c.AddedJurisdictions, []string{"gdpr"}) {
 		t.Errorf("change %+v", c)
 	}
-	dev := &event.Incident{Org: "hosp-sh", DeviceID: "tok", WindowStart: inc.WindowStart, WindowEnd: inc.WindowEnd}
-	if _, err := ComputeScope(t.Context(), s, WindowOf(dev, cfg)); !errors.Is(err, ErrNoDeviceScope) {
-		t.Errorf("device incident: %v", err)
+	dev := &event.Incident{Org: "hosp-sh", DeviceID: "tok-dev", WindowStart: event.NewTimestamp(t0), WindowEnd: event.NewTimestamp(t0.Add(time.Hour))}
+	if sc, err := ComputeScope(t.Context(), s, WindowOf(dev, cfg)); err != nil || sc.People() != 3 {
+		t.Errorf("device incident: %d people, %v", sc.People(), err)
 	}
 }
