@@ -121,6 +121,14 @@ func (x *Incidents) Scope(ctx context.Context, inc *event.Incident) (Scope, erro
 		minors[tok] = true
 	}
 	out := Scope{Scope: s.Event(), Records: s.Records, Subjects: make([]Subject, len(s.Subjects))}
+	for org, n := range s.PeopleByOrg {
+		if st, ok := x.cfg.USStates[org]; ok {
+			if out.PerState == nil {
+				out.PerState = map[string]int64{}
+			}
+			out.PerState[st] += n
+		}
+	}
 	for i, tok := range s.Subjects {
 		out.Subjects[i] = Subject{Token: tok, Minor: minors[tok]}
 	}

@@ -2,11 +2,16 @@ package notifier
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/store"
+	"github.com/vigil-audit/vigil/internal/store/sqlite"
 	"github.com/vigil-audit/vigil/notifier/incident"
 )
 
@@ -44,5 +49,46 @@ func TestIncidentsRestore(t *testing.T) {
 	}
 	if got, _ := after.Group(alert("al3", "act2", t0)); got == "inc-other" || got == id {
 		t.Errorf("an alert of the dismissed incident's actor went to %s, want a new incident", got)
+	}
+}
+
+// TestIncidentsScopePerState: people are counted per US State through the
+// org's configured state (us_states), which HIPAA's media notice reads.
+func TestIncidentsScopePerState(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "store.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var evs []event.AccessEvent
+	for i := range 3 {
+		at := event.NewTimestamp(t0.Add(time.Duration(i) * time.Minute))
+		evs = append(evs, event.AccessEvent{EventID: fmt.Sprintf("e%d", i), OccurredAt: at, ReceivedAt: at, Source: "emr", Org: "clinic-sf",
+			Actor: event.Actor{ID: "staff-1", Type: event.ActorStaff}, Action: event.ActionRead,
+			Subject: event.Subject{ID: fmt.Sprintf("p%d", i), Type: event.SubjectPatient}, Categories: []event.Category{event.CategoryHealth},
+			RecordCount: 1, Relationship: event.RelationshipFalse, Outcome: event.OutcomeSuccess})
+	}
+	if err := st.Write(ctx, &store.Batch{Access: evs}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := incident.DefaultConfig()
+	cfg.Jurisdictions = map[string][]string{"clinic-sf": {"hipaa"}}
+	inc := &event.Incident{Org: "clinic-sf", ActorID: "staff-1", WindowStart: event.NewTimestamp(t0), WindowEnd: event.NewTimestamp(t0.Add(time.Hour))}
+	for _, tc := range []struct {
+		states map[string]string
+		want   map[string]int64
+	}{
+		{map[string]string{"clinic-sf": "CA"}, map[string]int64{"CA": 3}},
+		{nil, nil}, // no state configured: no per-state count
+	} {
+		cfg.USStates = tc.states
+		sc, err := NewIncidents(cfg, st).Scope(ctx, inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(sc.PerState, tc.want) || sc.People != 3 {
+			t.Errorf("states %v: per state %v, people %d; want %v, 3", tc.states, sc.PerState, sc.People, tc.want)
+		}
 	}
 }

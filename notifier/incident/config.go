@@ -78,6 +78,10 @@ type Config struct {
 	ScopeMargin time.Duration
 	// Jurisdictions maps org → regime ids.
 	Jurisdictions map[string][]string
+	// USStates maps org → the two-letter US state its patients live in,
+	// for HIPAA's per-state media notice (more than 500 residents of a
+	// State): the store's rows do not carry a subject's residence.
+	USStates map[string]string
 }
 
 type fileConfig struct {
@@ -91,6 +95,7 @@ type fileConfig struct {
 	AwarenessMargin string                `yaml:"awareness_margin"`
 	ScopeMargin     string                `yaml:"scope_margin"`
 	Jurisdictions   map[string][]string   `yaml:"jurisdictions"`
+	USStates        map[string]string     `yaml:"us_states"`
 }
 
 // DefaultConfig returns the embedded default configuration (incident.yaml).
@@ -209,6 +214,12 @@ func DecodeConfig(name string, r io.Reader) (Config, error) {
 		}
 	}
 	c.Jurisdictions = fc.Jurisdictions
+	for org, st := range fc.USStates {
+		if len(st) != 2 || strings.ToUpper(st) != st || strings.Trim(st, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+			return Config{}, bad("us_states."+org, "want a two-letter state code (CA, NY, …), got %q", st)
+		}
+	}
+	c.USStates = fc.USStates
 	return c, nil
 }
 

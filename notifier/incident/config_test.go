@@ -28,6 +28,8 @@ func TestDecodeConfigErrors(t *testing.T) {
 		"bad glob":         "grouping: {families: {'[': x}}\nroles: {dpo: {to: [closed]}}\n",
 		"empty family":     "grouping: {families: {'a*': ''}}\nroles: {dpo: {to: [closed]}}\n",
 		"empty regimes":    "roles: {dpo: {to: [closed]}}\njurisdictions: {hosp: []}\n",
+		"bad state":        "roles: {dpo: {to: [closed]}}\nus_states: {hosp: California}\n",
+		"lower-case state": "roles: {dpo: {to: [closed]}}\nus_states: {hosp: ca}\n",
 		"empty":            "",
 		"syntax":           "roles: [\n",
 	}
@@ -52,6 +54,7 @@ func TestDecodeConfigErrors(t *testing.T) {
 func FuzzDecodeConfig(f *testing.F) {
 	f.Add(string(defaultConfig))
 	f.Add("roles: {dpo: {to: [closed]}}\njurisdictions: {hosp-sh: [pipl]}\n")
+	f.Add("roles: {dpo: {to: [closed]}}\njurisdictions: {clinic-ca: [hipaa]}\nus_states: {clinic-ca: CA}\n")
 	f.Add("grouping: {window: 1h, by: [device], families: {'v-*': v}, max_open: 3}\nroles: {system: {from: [detected], to: [triage]}}\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		c, err := DecodeConfig("f.yaml", strings.NewReader(in))

@@ -76,6 +76,9 @@ type Scope struct {
 	// record_count, an unreported (0) count counting as 1.
 	Events  int64 `json:"events"`
 	Records int64 `json:"records"`
+	// PeopleByOrg is the distinct subjects per org (a subject of two orgs
+	// counts in each).
+	PeopleByOrg map[string]int64 `json:"people_by_org,omitempty"`
 	// Orgs and Jurisdictions are sorted and unique.
 	Orgs          []string `json:"orgs"`
 	Jurisdictions []string `json:"jurisdictions,omitempty"`
@@ -117,7 +120,12 @@ func ComputeScope(ctx context.Context, r store.Reader, w Window) (Scope, error) 
 	subjects, minors := map[string]bool{}, map[string]bool{}
 	perCat := map[event.Category]map[string]bool{}
 	orgs := map[string]bool{}
-	touch := func(subject string, minor bool, cats []event.Category, records int64) {
+	perOrg := map[string]map[string]bool{}
+	touch := func(org, subject string, minor bool, cats []event.Category, records int64) {
+		if perOrg[org] == nil {
+			perOrg[org] = map[string]bool{}
+		}
+		perOrg[org][subject] = true
 		sc.Events++
 		sc.Records += max(records, 1)
 		subjects[subject] = true
@@ -151,7 +159,7 @@ func ComputeScope(ctx context.Context, r store.Reader, w Window) (Scope, error) 
 			default:
 				return nil // errors: the system failed, nothing was disclosed
 			}
-			touch(row.SubjectID, row.SubjectMinor, cats, row.RecordCount)
+			touch(a.Org, row.SubjectID, row.SubjectMinor, cats, row.RecordCount)
 			return nil
 		})
 		if err != nil {
@@ -163,12 +171,12 @@ func ComputeScope(ctx context.Context, r store.Reader, w Window) (Scope, error) 
 		err := r.ScanEvents(ctx, store.ScanQuery{TimeRange: store.TimeRange{From: from, To: to}, Org: w.Org}, func(e *store.StoredEvent) error {
 			switch {
 			case e.Device != nil && e.Device.DeviceID == w.DeviceID && e.Device.AccountID != "":
-				touch(e.Device.AccountID, false, deviceCategories(e.Device.Kind), 1)
+				touch(w.Org, e.Device.AccountID, false, deviceCategories(e.Device.Kind), 1)
 			case e.Access != nil && e.Access.Client.DeviceID == w.DeviceID && e.Access.Subject.ID != "":
 				a := e.Access
 				switch a.Outcome {
 				case event.OutcomeSuccess:
-					touch(a.Subject.ID, a.Subject.Minor, a.Categories, a.RecordCount)
+					touch(w.Org, a.Subject.ID, a.Subject.Minor, a.Categories, a.RecordCount)
 				case event.OutcomeDenied:
 					sc.Denied = append(sc.Denied, Denied{EventID: a.EventID, OccurredAt: a.OccurredAt.Time, Org: a.Org,
 						ActorID: a.Actor.ID, SubjectID: a.Subject.ID, Categories: slices.Clone(a.Categories)})
@@ -181,6 +189,12 @@ func ComputeScope(ctx context.Context, r store.Reader, w Window) (Scope, error) 
 		}
 	}
 	sc.Subjects = slices.Sorted(maps.Keys(subjects))
+	if len(perOrg) > 0 {
+		sc.PeopleByOrg = make(map[string]int64, len(perOrg))
+		for o, m := range perOrg {
+			sc.PeopleByOrg[o] = int64(len(m))
+		}
+	}
 	sc.MinorSubjects = slices.Sorted(maps.Keys(minors))
 	for c, s := range perCat {
 		sc.ByCategory[c] = int64(len(s))
