@@ -265,3 +265,55 @@ func runKcat(ctx context.Context, t testing.TB, kcat string, args []string, stdi
 	}
 	return out
 }
+
+// TestKafkaTopicConfigs: the topics holding state (the detector's
+// snapshots, the notifier's incidents and notice ledger) are created
+// compacted on the real broker, the event topics with its defaults.
+func TestKafkaTopicConfigs(t *testing.T) {
+	cfg := plaintextConfig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	suffix := fmt.Sprintf(".cfg%d", time.Now().UnixNano())
+	want := map[string]string{}
+	var specs []TopicSpec
+	for _, s := range Topics() {
+		s.Name += suffix
+		want[s.Name] = "delete"
+		if s.Configs["cleanup.policy"] != "" {
+			want[s.Name] = s.Configs["cleanup.policy"]
+		}
+		specs = append(specs, s)
+	}
+	for _, name := range []string{TopicDetectorState, TopicIncidents, TopicNotices} {
+		if want[name+suffix] != "compact" {
+			t.Errorf("%s is not declared compacted", name)
+		}
+	}
+	if err := EnsureTopics(ctx, cfg, specs...); err != nil {
+		t.Fatal(err)
+	}
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 30 * time.Second, Transport: tr}
+	for name, policy := range want {
+		resp, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
+			{ResourceType: kafka.ResourceTypeTopic, ResourceName: name, ConfigNames: []string{"cleanup.policy"}}}})
+		if err != nil {
+			t.Fatalf("describe %s: %v", name, err)
+		}
+		got := ""
+		for _, r := range resp.Resources {
+			if r.Error != nil {
+				t.Fatalf("describe %s: %v", name, r.Error)
+			}
+			for _, e := range r.ConfigEntries {
+				if e.ConfigName == "cleanup.policy" {
+					got = e.ConfigValue
+				}
+			}
+		}
+		if got != policy {
+			t.Errorf("%s: cleanup.policy %q, want %q", name, got, policy)
+		}
+	}
+}

@@ -67,8 +67,13 @@ func Topics() []TopicSpec {
 		{Name: TopicDevice, Partitions: 6, Key: "device token (HMAC pseudonym of device_id)"},
 		{Name: TopicDeadLetter, Partitions: 3, Key: "key of the rejected input when known, else none"},
 		{Name: TopicAlerts, Partitions: 6, Key: "alert group"},
-		{Name: TopicIncidents, Partitions: 3, Key: "incident id"},
-		{Name: TopicNotices, Partitions: 3, Key: "notice id"},
+		// The notifier's state: every record is an incident's or a
+		// notice's full latest state, and the notifier rebuilds itself
+		// from them on start. Compaction keeps the latest per id for as
+		// long as the topic exists; time retention would drop open
+		// incidents and the record of notices already sent.
+		{Name: TopicIncidents, Partitions: 3, Key: "incident id", Configs: map[string]string{"cleanup.policy": "compact"}},
+		{Name: TopicNotices, Partitions: 3, Key: "notice id", Configs: map[string]string{"cleanup.policy": "compact"}},
 		{Name: TopicDetectorState, Partitions: 3, Key: "detector group/topic/partition/chunk",
 			Configs: map[string]string{
 				"cleanup.policy": "compact",
