@@ -39,9 +39,13 @@ import (
 //
 // The collector's topics are fixed and shared with other tests, so the
 // records of this run (those of its own ingest source, after the end
-// offsets taken before it) are copied, keys and values unchanged and in
-// partition order, to this test's own event topics, in slices while the
-// two instances run.
+// offsets taken before it) are copied, keys and values unchanged, to this
+// test's own event topics (fewer partitions), in slices while the two
+// instances run. They are copied merged in event-time order (stable, so
+// each source partition keeps its order): appended partition after
+// partition, the records of three source partitions would meet in one
+// test partition an hour apart, and the detector would rightly take most
+// of them as late (its watermark is per partition).
 func TestPipelineCollectorKillOneOfTwo(t *testing.T) {
 	const seed, hours = 42, 1
 	sim, err := simulate.New(simulate.Config{Seed: seed, Rate: 20, Duration: hours * time.Hour,
@@ -127,7 +131,12 @@ func TestPipelineCollectorKillOneOfTwo(t *testing.T) {
 			evidence[id] = append(evidence[id], al.RuleID)
 		}
 	}
-	caught := 0
+	// An incident is caught, as in the quality test (detector/rules), when
+	// an alert holds one of its events as evidence, or when an alert is
+	// about its actor or device (the group) with activity within an hour
+	// of it: evidence is a bounded sample, so a burst folded into an
+	// alert already full of evidence shows only by its group.
+	caught, byGroup := 0, 0
 	for _, l := range labels {
 		hit := false
 		for _, id := range l.EventIDs {
@@ -135,13 +144,26 @@ func TestPipelineCollectorKillOneOfTwo(t *testing.T) {
 		}
 		if hit {
 			caught++
+			continue
+		}
+		for _, al := range a.final {
+			g := l.GroupValue(true)
+			if g != "" && strings.Contains(al.GroupKey, g) &&
+				al.FirstSeen.Before(l.End.Add(time.Hour)) && al.LastSeen.After(l.Start.Add(-time.Hour)) {
+				t.Logf("incident %s (%s) caught by its group: alert %s (%s), %d events of which %d kept as evidence", l.ID, l.Kind, al.AlertID, al.RuleID, al.Count, len(al.Evidence))
+				hit = true
+				break
+			}
+		}
+		if hit {
+			byGroup++
 		} else {
-			t.Logf("incident %s (%s) not among the alerts' evidence: %s", l.ID, l.Kind, l.Description)
+			t.Logf("incident %s (%s) not caught: %s", l.ID, l.Kind, l.Description)
 		}
 	}
-	t.Logf("%d alerts of %d rules; %d of %d labelled incidents among their evidence", len(a.final), len(rules), caught, len(labels))
-	if caught == 0 {
-		t.Error("no labelled incident among the alerts' evidence")
+	t.Logf("%d alerts of %d rules; %d of %d labelled incidents among their evidence, %d more by their actor or device", len(a.final), len(rules), caught, len(labels), byGroup)
+	if caught+byGroup < len(labels) {
+		t.Errorf("%d of %d labelled incidents raised no alert", len(labels)-caught-byGroup, len(labels))
 	}
 }
 
@@ -266,7 +288,8 @@ func collectSimulated(ctx context.Context, t *testing.T, cfg bus.Config, seed, h
 }
 
 // readSource returns the records of the Vigil event topics after from
-// whose source is source, partition by partition in offset order.
+// whose source is source, merged in occurred_at order (stable: within a
+// partition, offset order).
 func readSource(ctx context.Context, t *testing.T, cfg bus.Config, from map[string]map[int]int64, source string) *memSink {
 	t.Helper()
 	out := &memSink{}
@@ -302,6 +325,26 @@ func readSource(ctx context.Context, t *testing.T, cfg bus.Config, from map[stri
 				}
 			}
 			r.Close()
+		}
+	}
+	// occurred_at is written with milliseconds in UTC (…T00:34:27.822Z):
+	// its text orders as its time.
+	for _, ms := range [][]kafka.Message{out.access, out.device} {
+		type rec struct {
+			at string
+			m  kafka.Message
+		}
+		rs := make([]rec, len(ms))
+		for i, m := range ms {
+			var head struct {
+				OccurredAt string `json:"occurred_at"`
+			}
+			_ = json.Unmarshal(m.Value, &head)
+			rs[i] = rec{head.OccurredAt, m}
+		}
+		slices.SortStableFunc(rs, func(a, b rec) int { return strings.Compare(a.at, b.at) })
+		for i := range rs {
+			ms[i] = rs[i].m
 		}
 	}
 	return out
