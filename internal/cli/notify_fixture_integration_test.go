@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -150,11 +152,25 @@ func (f *notifyFixture) awaitIncident(t *testing.T, api string) string {
 func (f *notifyFixture) confirmAndApprove(t *testing.T, api, id string) string {
 	t.Helper()
 	shown := f.incident(t, api, "confirm", id, "--reason", "confirmed with the ward manager")
-	f.incident(t, api, "set", id, "facts=A nurse read patients' records she had no care relationship with.", "cause=misuse of access rights",
-		"impact=your health record was seen by someone without a care relationship", "measures_taken=access suspended and reviewed",
-		"self_protection=no action is needed", "remedies=ask us for the access log of your record", "contact=dpo@h1.example, 400-000-0000")
+	args := []string{"set", id}
+	for _, k := range slices.Sorted(maps.Keys(noticeContent)) {
+		args = append(args, k+"="+noticeContent[k])
+	}
+	f.incident(t, api, args...)
 	f.incident(t, api, "approve", id, "pipl.individual")
 	return shown
+}
+
+// noticeContent is what the DPO records for the notices: each value must
+// appear in every notice sent.
+var noticeContent = map[string]string{
+	"facts":           "A nurse read patients' records she had no care relationship with.",
+	"cause":           "misuse of access rights",
+	"impact":          "your health record was seen by someone without a care relationship",
+	"measures_taken":  "access suspended and reviewed",
+	"self_protection": "no action is needed",
+	"remedies":        "ask us for the access log of your record",
+	"contact":         "dpo@h1.example, 400-000-0000",
 }
 
 // mailpitMsg is a message of Mailpit's search API.

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +24,10 @@ import (
 )
 
 var notifyAddr = regexp.MustCompile(`API and console on http://([^/]+)/console/`)
+
+// rfc2047Subject matches a Subject header of base64 UTF-8 encoded words,
+// folded or not.
+var rfc2047Subject = regexp.MustCompile(`(?m)^Subject:\s+=\?UTF-8\?[bB]\?[A-Za-z0-9+/=]+\?=(\r\n\s+=\?UTF-8\?[bB]\?[A-Za-z0-9+/=]+\?=)*\r\n`)
 
 // TestNotifyMailpit runs `vigil notify` against the real Kafka 4.x,
 // ClickHouse 18.16 and Mailpit: an alert on vigil.alerts.v1 opens an
@@ -131,10 +137,29 @@ func TestNotifyMailpit(t *testing.T) {
 		var full struct {
 			Text string
 			From struct{ Address string }
+			To   []struct{ Address string }
 		}
 		mailpitGet(t, mailpit+"/api/v1/message/"+m.ID, &full)
-		if !strings.Contains(full.Text, tc.body) || !strings.Contains(full.Text, "ask us for the access log") || full.From.Address != "dpo@h1.example" {
-			t.Errorf("mail to %s: from %q, text:\n%s", tc.addr, full.From.Address, full.Text)
+		if full.From.Address != "dpo@h1.example" || len(full.To) != 1 || full.To[0].Address != tc.addr {
+			t.Errorf("mail to %s: from %q to %v", tc.addr, full.From.Address, full.To)
+		}
+		// Field by field: the recipient's name, every content field the
+		// DPO recorded, the org's name and the DPO contact.
+		for _, want := range append([]string{tc.body, "示例医院"}, slices.Collect(maps.Values(noticeContent))...) {
+			if !strings.Contains(full.Text, want) {
+				t.Errorf("mail to %s lacks %q; text:\n%s", tc.addr, want, full.Text)
+			}
+		}
+		// The subject went over the wire RFC 2047-encoded as UTF-8.
+		resp, err := http.Get(mailpit + "/api/v1/message/" + m.ID + "/raw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		head, _, _ := strings.Cut(string(raw), "\r\n\r\n")
+		if !rfc2047Subject.MatchString(head) {
+			t.Errorf("raw subject of the mail to %s is not RFC 2047 UTF-8:\n%s", tc.addr, head)
 		}
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
