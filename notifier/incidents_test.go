@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +92,28 @@ func TestIncidentsScopePerState(t *testing.T) {
 		if !maps.Equal(sc.PerState, tc.want) || sc.People != 3 {
 			t.Errorf("states %v: per state %v, people %d; want %v, 3", tc.states, sc.PerState, sc.People, tc.want)
 		}
+	}
+}
+
+func TestSecretFrom(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(v string) func(string) string { return func(string) string { return v } }
+	for _, tc := range []struct {
+		name, env, file, want, err string
+	}{
+		{"env wins", "from-env", file, "from-env", ""},
+		{"file, trimmed", "", file, "from-file", ""},
+		{"neither", "", "", "", "VIGIL_NOTIFY_SMTP_PASSWORD is empty and no file is given"},
+		{"missing file", "", file + ".nope", "", "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := secretFrom(env(tc.env), EnvSMTPPassword, tc.file)
+			if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("secretFrom = %q, %v; want %q, %q", got, err, tc.want, tc.err)
+			}
+		})
 	}
 }

@@ -48,14 +48,7 @@ func TestUpIncidentToOutbox(t *testing.T) {
 		t.Fatalf("ingest: %d %s", resp.StatusCode, rb)
 	}
 
-	incidentCLI := func(args ...string) string {
-		t.Helper()
-		code, out, errOut := run(t, nil, append([]string{"incident"}, append(args, "--data", data)...)...)
-		if code != ExitOK {
-			t.Fatalf("vigil incident %v: exit %d\n%s%s", args, code, out, errOut)
-		}
-		return out
-	}
+	incidentCLI := func(args ...string) string { t.Helper(); return upIncident(t, data, args...) }
 	var id string
 	for deadline := time.Now().Add(60 * time.Second); id == ""; {
 		code, out, _ := run(t, nil, "incident", "list", "--json", "--data", data)
@@ -109,4 +102,15 @@ func TestUpIncidentToOutbox(t *testing.T) {
 		// Three people: below the CAC threshold; the PIPL report is due.
 		t.Errorf("cac report of a 3-person incident: exit %d %s %s", code, rep, errOut)
 	}
+}
+
+// upIncident runs `vigil incident ARGS --data DATA` against a running
+// `vigil up` and fails the test on a non-zero exit.
+func upIncident(t *testing.T, data string, args ...string) string {
+	t.Helper()
+	code, out, errOut := run(t, nil, append([]string{"incident"}, append(args, "--data", data)...)...)
+	if code != ExitOK {
+		t.Fatalf("vigil incident %v: exit %d\n%s%s", args, code, out, errOut)
+	}
+	return out
 }

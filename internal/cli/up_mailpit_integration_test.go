@@ -57,14 +57,7 @@ func TestSimulatedIncidentToMailpit(t *testing.T) {
 		t.Fatalf("no labelled incident with subject tokens in %s", labels)
 	}
 
-	incident := func(args ...string) string {
-		t.Helper()
-		code, out, errOut := run(t, nil, append([]string{"incident"}, append(args, "--data", data)...)...)
-		if code != ExitOK {
-			t.Fatalf("vigil incident %v: exit %d\n%s%s", args, code, out, errOut)
-		}
-		return out
-	}
+	incident := func(args ...string) string { t.Helper(); return upIncident(t, data, args...) }
 	var id string
 	for deadline := time.Now().Add(90 * time.Second); id == ""; time.Sleep(time.Second) {
 		var list []struct {

@@ -53,8 +53,8 @@
 // here can prevent it.
 //
 // SMTP modes: starttls (required upgrade), tls (implicit TLS) and plain, which is
-// refused for any host other than 127.0.0.1. AUTH PLAIN or LOGIN with a password read
-// through SecretFromEnvOrFile. Context deadlines apply to dialing and to every
+// refused for any host other than 127.0.0.1. AUTH PLAIN or LOGIN with a password the
+// caller reads from the environment or a file. Context deadlines apply to dialing and to every
 // read and write on the connection. SMTP 5xx replies are permanent, everything else
 // retryable.
 //

@@ -9,7 +9,6 @@ import (
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -31,28 +30,11 @@ type SMTPConfig struct {
 	Mode     string // starttls | tls | plain
 	Auth     string // "", PLAIN or LOGIN
 	Username string
-	Password string // resolve with SecretFromEnvOrFile
+	Password string // from the environment or a file (notifier.Settings), never the config file
 	From     mail.Address
 	Domain   string // Message-ID domain; defaults to the From domain
 	TLS      *tls.Config
 	Now      func() time.Time
-}
-
-// SecretFromEnvOrFile returns env var name's value or the trimmed content of file.
-func SecretFromEnvOrFile(name, file string) (string, error) {
-	if name != "" {
-		if v := os.Getenv(name); v != "" {
-			return v, nil
-		}
-	}
-	if file == "" {
-		return "", fmt.Errorf("secret: env %s empty and no file given", name)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("secret: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
 }
 
 // SMTPSender submits email over SMTP. It is not idempotent: see the package doc.

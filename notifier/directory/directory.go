@@ -161,25 +161,10 @@ func (d *FileDirectory) Lookup(ctx context.Context, token string) (Contact, erro
 // HTTPDirectory looks contacts up at GET {Base}/contacts/{token}.
 type HTTPDirectory struct {
 	Base     string
-	Token    string // bearer token; see BearerFromEnvOrFile
+	Token    string // bearer token (notifier.Settings reads it from the environment or a file)
 	Client   *http.Client
 	Timeout  time.Duration // per request; default 10s
 	MaxBytes int64         // response limit; default 64 KiB
-}
-
-// BearerFromEnvOrFile returns the value of env var name, or the trimmed content of file.
-func BearerFromEnvOrFile(name, file string) (string, error) {
-	if v := os.Getenv(name); name != "" && v != "" {
-		return v, nil
-	}
-	if file == "" {
-		return "", fmt.Errorf("directory: bearer token: env %s empty and no file given", name)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("directory: bearer token: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
 }
 
 // Lookup implements Directory.

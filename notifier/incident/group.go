@@ -188,15 +188,7 @@ func (g *Grouper) Add(a *event.Alert) Decision {
 	grp := &Group{IncidentID: IncidentID(a.Org, key, a.WindowStart.Time), Org: a.Org, Key: key,
 		Family: fam, FirstSeen: first, LastSeen: last, DetectedAt: a.WindowStart.UTC(), Severity: a.Severity,
 		Alerts: map[string]AlertState{a.AlertID: {Severity: a.Severity, Status: a.Status}}}
-	if slices.Contains(g.cfg.By, DimActor) {
-		grp.ActorID = a.ActorID
-	}
-	if slices.Contains(g.cfg.By, DimDevice) {
-		grp.DeviceID = a.DeviceID
-	}
-	if grp.ActorID == "" && grp.DeviceID == "" {
-		grp.ActorID, grp.DeviceID = a.ActorID, a.DeviceID
-	}
+	grp.ActorID, grp.DeviceID = g.who(a.ActorID, a.DeviceID)
 	g.byKey[key] = grp
 	g.byAlert[a.AlertID] = grp
 	g.evict()
@@ -235,21 +227,29 @@ func (g *Grouper) Seed(inc *event.Incident, ruleID string) {
 	}
 	grp := &Group{IncidentID: inc.IncidentID, Org: inc.Org, Key: key, Family: fam, FirstSeen: first, LastSeen: last,
 		DetectedAt: inc.DetectedAt.UTC(), Severity: inc.Severity, Alerts: map[string]AlertState{}}
-	if slices.Contains(g.cfg.By, DimActor) {
-		grp.ActorID = inc.ActorID
-	}
-	if slices.Contains(g.cfg.By, DimDevice) {
-		grp.DeviceID = inc.DeviceID
-	}
-	if grp.ActorID == "" && grp.DeviceID == "" {
-		grp.ActorID, grp.DeviceID = inc.ActorID, inc.DeviceID
-	}
+	grp.ActorID, grp.DeviceID = g.who(inc.ActorID, inc.DeviceID)
 	for _, id := range inc.AlertIDs {
 		grp.Alerts[id] = AlertState{Severity: inc.Severity, Status: event.AlertOpen}
 		g.byAlert[id] = grp
 	}
 	g.byKey[key] = grp
 	g.evict()
+}
+
+// who returns the actor and device a group names: those of the grouping
+// dimensions, or both when the dimensions name neither.
+func (g *Grouper) who(actor, device string) (string, string) {
+	var a, d string
+	if slices.Contains(g.cfg.By, DimActor) {
+		a = actor
+	}
+	if slices.Contains(g.cfg.By, DimDevice) {
+		d = device
+	}
+	if a == "" && d == "" {
+		return actor, device
+	}
+	return a, d
 }
 
 // Stats returns the open group count and evictions so far.
