@@ -551,6 +551,7 @@ var incidentsTable = newTable("incidents",
 	jsonText("obligations", func(v *Versioned[event.Incident]) any { return v.Value.Obligations }),
 	jsonText("fields", func(v *Versioned[event.Incident]) any { return v.Value.Fields }),
 	jsonText("submissions", func(v *Versioned[event.Incident]) any { return v.Value.Submissions }),
+	strs("rule_ids", func(v *Versioned[event.Incident]) []string { return v.Value.RuleIDs }),
 )
 
 // transitionField returns one field of each of an incident's transitions.

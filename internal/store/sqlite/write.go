@@ -39,7 +39,7 @@ var (
 		"actor_id", "device_id", "org", "status", "status_reason", "status_by"}
 	incidentColumns = []string{"incident_id", "version", "state", "detected_ms", "aware_ms", "alert_ids",
 		"actor_id", "org", "severity", "scope_people", "scope_minors", "scope_categories", "scope_jurisdictions",
-		"device_id", "window_start_ms", "window_end_ms", "obligations", "fields", "submissions"}
+		"device_id", "window_start_ms", "window_end_ms", "obligations", "fields", "submissions", "rule_ids"}
 	transitionColumns = []string{"incident_id", "seq", "from_state", "to_state", "at_ms", "changed_by", "reason"}
 	noticeColumns     = []string{"notice_id", "version", "incident_id", "obligation", "regime",
 		"recipient_token", "recipient_kind", "channel", "language", "due_ms", "state", "attempts",
@@ -265,7 +265,8 @@ func (w *batchWriter) incident(v *store.Versioned[event.Incident]) error {
 		i.IncidentID, version, string(i.State), i.DetectedAt.UnixMilli(), nullMs(i.AwareAt), w.listJSON(i.AlertIDs),
 		i.ActorID, i.Org, string(i.Severity), i.Scope.People, i.Scope.Minors,
 		w.categoryJSON(i.Scope.Categories), w.listJSON(i.Scope.Jurisdictions),
-		i.DeviceID, nullMs(i.WindowStart), nullMs(i.WindowEnd), jsonText(i.Obligations), jsonText(i.Fields), jsonText(i.Submissions))
+		i.DeviceID, nullMs(i.WindowStart), nullMs(i.WindowEnd), jsonText(i.Obligations), jsonText(i.Fields), jsonText(i.Submissions),
+		w.listJSON(i.RuleIDs))
 	if err != nil {
 		return err
 	}

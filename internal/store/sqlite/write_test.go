@@ -139,6 +139,7 @@ func TestWriteStoresEveryField(t *testing.T) {
 		Obligations: []event.Obligation{{ID: "cac.initial", Regime: "cac", Kind: "regulator_report", Status: event.ObligationDone,
 			StartsAt: ts("2026-11-28T09:30:00Z"), DueAt: ts("2026-11-28T13:30:00Z")}},
 		Fields:      map[string]string{"facts": "bulk export"},
+		RuleIDs:     []string{"vigil-access-001", "vigil-access-c06"},
 		Submissions: []event.Submission{{Obligation: "cac.initial", Version: "initial", Reference: "R-1", By: "dpo", At: ts("2026-11-28T12:00:00Z")}}}
 	notice := event.Notice{NoticeID: "n-1", IncidentID: "inc-1", Obligation: "pipl.art57.individual", Regime: "pipl",
 		RecipientToken: "tok-p", RecipientKind: event.RecipientGuardian, Channel: event.ChannelSMS, Language: "zh-CN",
@@ -209,6 +210,7 @@ func TestWriteStoresEveryField(t *testing.T) {
 		"device_id": "tok-dev", "window_start_ms": msOf("2026-11-28T08:00:00Z"), "window_end_ms": msOf("2026-11-28T09:00:00.5Z"),
 		"obligations": `[{"id":"cac.initial","regime":"cac","kind":"regulator_report","recipient":"","starts_at":"2026-11-28T09:30:00.000Z","due_at":"2026-11-28T13:30:00.000Z","status":"done"}]`,
 		"fields":      `{"facts":"bulk export"}`,
+		"rule_ids":    `["vigil-access-001","vigil-access-c06"]`,
 		"submissions": `[{"obligation":"cac.initial","version":"initial","reference":"R-1","at":"2026-11-28T12:00:00.000Z","by":"dpo"}]`,
 	})
 	transitions := rowsOf(t, db, "SELECT * FROM incident_transitions ORDER BY seq")
@@ -257,7 +259,7 @@ func TestWriteAbsentValuesAreNull(t *testing.T) {
 	}{
 		{"SELECT received_ms, client_geo_lat, client_geo_lon, categories, attrs FROM access_events", []any{nil, nil, nil, "[]", "{}"}},
 		{"SELECT received_ms, location_lat, location_lon, location_accuracy_m FROM device_events", []any{nil, nil, nil, 0.0}},
-		{"SELECT aware_ms, alert_ids, scope_categories FROM incidents", []any{nil, "[]", "[]"}},
+		{"SELECT aware_ms, alert_ids, scope_categories, rule_ids FROM incidents", []any{nil, "[]", "[]", "[]"}},
 		{"SELECT at_ms FROM incident_transitions", []any{nil}},
 		{"SELECT sent_ms FROM notices", []any{nil}},
 		{"SELECT COUNT(*) AS n FROM deliveries", []any{int64(0)}},
