@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -240,7 +241,7 @@ func Assemble(ctx context.Context, s Settings, deps Deps) (*Notifier, error) {
 	}
 	svc, err := New(Config{Book: book, Ledger: ledger, Scoper: incs, Transition: incs.Transition, Group: incs.Group, Logger: log,
 		Planner: RegimePlanner{Set: regimes, Profile: regime.Profile{Operator: regime.Operator(s.Operator), CoveredEntity: s.CoveredEntity,
-			Jurisdictions: s.DefaultRegimes, DPO: cmpOr(s.DPO, "the data protection officer")}}})
+			Jurisdictions: s.DefaultRegimes, DPO: cmp.Or(s.DPO, "the data protection officer")}}})
 	if err != nil {
 		return fail(err)
 	}
@@ -254,7 +255,7 @@ func Assemble(ctx context.Context, s Settings, deps Deps) (*Notifier, error) {
 	}
 	orgNames := s.OrgNames
 	disp, err := NewDispatcher(svc, DispatcherConfig{Directory: dir, Renderer: templates, Senders: senders,
-		OrgName: func(org string) string { return cmpOr(orgNames[org], org) }})
+		OrgName: func(org string) string { return cmp.Or(orgNames[org], org) }})
 	if err != nil {
 		return fail(err)
 	}
@@ -282,13 +283,6 @@ func (n *Notifier) Close() error {
 	}
 	n.closers = nil
 	return errors.Join(errs...)
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // loadOr loads from dir, or the built-in set when dir is empty.
@@ -377,7 +371,7 @@ func (s Settings) senders(getenv func(string) string) (map[event.Channel]Sender,
 		if err := os.MkdirAll(s.Outbox, 0o700); err != nil {
 			return nil, fmt.Errorf("notify.outbox: %w", err)
 		}
-		from, err := mail.ParseAddress(cmpOr(s.From, "Vigil <notices@vigil.invalid>"))
+		from, err := mail.ParseAddress(cmp.Or(s.From, "Vigil <notices@vigil.invalid>"))
 		if err != nil {
 			return nil, fmt.Errorf("notify.from: %w", err)
 		}
@@ -429,7 +423,7 @@ const (
 var SecretEnv = []string{EnvSMTPPassword, EnvWebhookSecret, EnvDirectoryToken}
 
 // secretFrom returns the env variable's value (through getenv) or the
-// trimmed content of file.
+// content of file, read as the config loader reads *_FILE secrets.
 func secretFrom(getenv func(string) string, name, file string) (string, error) {
 	if v := getenv(name); v != "" {
 		return v, nil
@@ -437,9 +431,9 @@ func secretFrom(getenv func(string) string, name, file string) (string, error) {
 	if file == "" {
 		return "", fmt.Errorf("secret: %s is empty and no file is given", name)
 	}
-	b, err := os.ReadFile(file)
+	v, err := config.ReadSecretFile(file)
 	if err != nil {
 		return "", fmt.Errorf("secret: %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return v, nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -402,20 +403,13 @@ func printIncident(c *invocation, raw []byte) int {
 	}
 	fmt.Fprintln(w, "\nHistory:")
 	for _, t := range v.Transitions {
-		fmt.Fprintf(w, "  %s  %s → %s  by %s", t.At, cmpOr(string(t.From), "·"), t.To, t.By)
+		fmt.Fprintf(w, "  %s  %s → %s  by %s", t.At, cmp.Or(string(t.From), "·"), t.To, t.By)
 		if t.Reason != "" {
 			fmt.Fprintf(w, ": %s", t.Reason)
 		}
 		fmt.Fprintln(w)
 	}
 	return ExitOK
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func noticeCounts(m map[event.NoticeState]int) string {
