@@ -272,32 +272,16 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// ends returns the end offset of every partition of topic.
+// ends returns the end offset (high watermark) of every partition of topic.
 func ends(ctx context.Context, t testing.TB, cfg bus.Config, topic string) map[int]int64 {
 	t.Helper()
-	ps, err := bus.Partitions(ctx, cfg, topic)
+	es, err := bus.Ends(ctx, cfg, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := bus.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var reqs []kafka.OffsetRequest
-	for _, p := range ps {
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int]int64{}
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			t.Fatal(po.Error)
-		}
-		out[po.Partition] = po.LastOffset
+	out := make(map[int]int64, len(es))
+	for p, e := range es {
+		out[p] = e[1]
 	}
 	return out
 }
@@ -361,35 +345,21 @@ type alertLog struct {
 func readAlerts(ctx context.Context, t testing.TB, cfg bus.Config, topic string) alertLog {
 	t.Helper()
 	log := alertLog{perID: map[string]int{}, final: map[string]event.Alert{}}
-	for p, end := range ends(ctx, t, cfg, topic) {
-		if end == 0 {
-			continue
+	err := bus.Scan(ctx, cfg, topic, func(m *kafka.Message) error {
+		var a event.Alert
+		if err := json.Unmarshal(m.Value, &a); err != nil {
+			return fmt.Errorf("alert record %s[%d]@%d: %w", topic, m.Partition, m.Offset, err)
 		}
-		r, err := bus.NewPartitionReader(cfg, topic, p, kafka.FirstOffset)
-		if err != nil {
-			t.Fatal(err)
+		if string(m.Key) != a.GroupKey {
+			t.Errorf("alert %s keyed %q, want its group key %q", a.AlertID, m.Key, a.GroupKey)
 		}
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				r.Close()
-				t.Fatalf("read %s[%d]: %v", topic, p, err)
-			}
-			var a event.Alert
-			if err := json.Unmarshal(m.Value, &a); err != nil {
-				t.Fatalf("alert record %s[%d]@%d: %v", topic, p, m.Offset, err)
-			}
-			if string(m.Key) != a.GroupKey {
-				t.Errorf("alert %s keyed %q, want its group key %q", a.AlertID, m.Key, a.GroupKey)
-			}
-			log.records++
-			log.perID[a.AlertID]++
-			log.final[a.AlertID] = a
-			if m.Offset+1 >= end {
-				break
-			}
-		}
-		r.Close()
+		log.records++
+		log.perID[a.AlertID]++
+		log.final[a.AlertID] = a
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return log
 }
@@ -402,40 +372,33 @@ func (e *env) reference(ctx context.Context) map[string]event.Alert {
 	e.t.Helper()
 	out := map[string]event.Alert{}
 	for _, topic := range []string{e.cfg.AccessTopic, e.cfg.DeviceTopic} {
-		for part, end := range ends(ctx, e.t, e.bus, topic) {
+		es, err := bus.Ends(ctx, e.bus, topic)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for part, span := range es {
 			p, err := detector.New(e.set, e.cfg.Options, e.newBehaviours())
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			if end > 0 {
-				r, err := bus.NewPartitionReader(e.bus, topic, part, kafka.FirstOffset)
-				if err != nil {
-					e.t.Fatal(err)
+			err = bus.ScanPartition(ctx, e.bus, topic, part, span[0], span[1], func(m *kafka.Message) error {
+				if topic == e.cfg.AccessTopic {
+					ev, probs := event.DecodeAccess(m.Value)
+					if len(probs) > 0 {
+						return fmt.Errorf("reference: %v", probs)
+					}
+					p.Access(m.Offset, &ev)
+				} else {
+					ev, probs := event.DecodeDevice(m.Value)
+					if len(probs) > 0 {
+						return fmt.Errorf("reference: %v", probs)
+					}
+					p.Device(m.Offset, &ev)
 				}
-				for {
-					m, err := r.FetchMessage(ctx)
-					if err != nil {
-						r.Close()
-						e.t.Fatal(err)
-					}
-					if topic == e.cfg.AccessTopic {
-						ev, probs := event.DecodeAccess(m.Value)
-						if len(probs) > 0 {
-							e.t.Fatalf("reference: %v", probs)
-						}
-						p.Access(m.Offset, &ev)
-					} else {
-						ev, probs := event.DecodeDevice(m.Value)
-						if len(probs) > 0 {
-							e.t.Fatalf("reference: %v", probs)
-						}
-						p.Device(m.Offset, &ev)
-					}
-					if m.Offset+1 >= end {
-						break
-					}
-				}
-				r.Close()
+				return nil
+			})
+			if err != nil {
+				e.t.Fatal(err)
 			}
 			for _, a := range p.Drain(nil) {
 				out[a.AlertID] = a

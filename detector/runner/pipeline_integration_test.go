@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -292,59 +293,38 @@ func collectSimulated(ctx context.Context, t *testing.T, cfg bus.Config, seed, h
 // partition, offset order).
 func readSource(ctx context.Context, t *testing.T, cfg bus.Config, from map[string]map[int]int64, source string) *memSink {
 	t.Helper()
+	// occurred_at is written with milliseconds in UTC (…T00:34:27.822Z):
+	// its text orders as its time.
+	type rec struct {
+		at string
+		m  kafka.Message
+	}
 	out := &memSink{}
 	for _, topic := range []string{bus.TopicAccess, bus.TopicDevice} {
-		for p, end := range ends(ctx, t, cfg, topic) {
-			start := from[topic][p]
-			if end <= start {
-				continue
-			}
-			r, err := bus.NewPartitionReader(cfg, topic, p, start)
+		var rs []rec
+		es := ends(ctx, t, cfg, topic)
+		for _, p := range slices.Sorted(maps.Keys(es)) {
+			err := bus.ScanPartition(ctx, cfg, topic, p, from[topic][p], es[p], func(m *kafka.Message) error {
+				var head struct {
+					Source     string `json:"source"`
+					OccurredAt string `json:"occurred_at"`
+				}
+				if json.Unmarshal(m.Value, &head) == nil && head.Source == source {
+					rs = append(rs, rec{head.OccurredAt, kafka.Message{Key: m.Key, Value: m.Value}})
+				}
+				return nil
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for {
-				m, err := r.FetchMessage(ctx)
-				if err != nil {
-					r.Close()
-					t.Fatalf("read %s[%d]: %v", topic, p, err)
-				}
-				var head struct {
-					Source string `json:"source"`
-				}
-				if json.Unmarshal(m.Value, &head) == nil && head.Source == source {
-					msg := kafka.Message{Key: m.Key, Value: m.Value}
-					if topic == bus.TopicAccess {
-						out.access = append(out.access, msg)
-					} else {
-						out.device = append(out.device, msg)
-					}
-				}
-				if m.Offset+1 >= end {
-					break
-				}
-			}
-			r.Close()
-		}
-	}
-	// occurred_at is written with milliseconds in UTC (…T00:34:27.822Z):
-	// its text orders as its time.
-	for _, ms := range [][]kafka.Message{out.access, out.device} {
-		type rec struct {
-			at string
-			m  kafka.Message
-		}
-		rs := make([]rec, len(ms))
-		for i, m := range ms {
-			var head struct {
-				OccurredAt string `json:"occurred_at"`
-			}
-			_ = json.Unmarshal(m.Value, &head)
-			rs[i] = rec{head.OccurredAt, m}
 		}
 		slices.SortStableFunc(rs, func(a, b rec) int { return strings.Compare(a.at, b.at) })
-		for i := range rs {
-			ms[i] = rs[i].m
+		for _, r := range rs {
+			if topic == bus.TopicAccess {
+				out.access = append(out.access, r.m)
+			} else {
+				out.device = append(out.device, r.m)
+			}
 		}
 	}
 	return out
@@ -467,25 +447,7 @@ func TestKafkaAlertLatency(t *testing.T) {
 // eachRecord calls f with every record of topic, partition by partition.
 func eachRecord(ctx context.Context, t *testing.T, cfg bus.Config, topic string, f func(kafka.Message)) {
 	t.Helper()
-	for p, end := range ends(ctx, t, cfg, topic) {
-		if end == 0 {
-			continue
-		}
-		r, err := bus.NewPartitionReader(cfg, topic, p, kafka.FirstOffset)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				r.Close()
-				t.Fatalf("read %s[%d]: %v", topic, p, err)
-			}
-			f(m)
-			if m.Offset+1 >= end {
-				break
-			}
-		}
-		r.Close()
+	if err := bus.Scan(ctx, cfg, topic, func(m *kafka.Message) error { f(*m); return nil }); err != nil {
+		t.Fatal(err)
 	}
 }
