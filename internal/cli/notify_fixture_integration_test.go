@@ -38,6 +38,13 @@ type notifyFixture struct {
 
 func newNotifyFixture(t *testing.T, ctx context.Context, subjects []string) *notifyFixture {
 	t.Helper()
+	return newNotifyFixtureAt(t, ctx, subjects, time.Now().UTC().Add(-time.Hour))
+}
+
+// newNotifyFixtureAt is newNotifyFixture with the nurse's reads starting
+// at base, one a second.
+func newNotifyFixtureAt(t *testing.T, ctx context.Context, subjects []string, base time.Time) *notifyFixture {
+	t.Helper()
 	kafkaAddr, chAddr := testenv.Kafka(t), testenv.ClickHouse(t)
 	f := &notifyFixture{run: fmt.Sprintf("%d", time.Now().UnixNano()), kafka: kafkaAddr, subjects: subjects}
 	f.db, f.actor = "vigil_notify_"+f.run, "nurse-"+f.run
@@ -54,7 +61,7 @@ func newNotifyFixture(t *testing.T, ctx context.Context, subjects []string) *not
 	if code, out, errOut := run(t, f.env, "store", "migrate"); code != ExitOK {
 		t.Fatalf("migrate: exit %d %q %q", code, out, errOut)
 	}
-	f.base = time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	f.base = base.UTC().Truncate(time.Second)
 	var b store.Batch
 	for i, subj := range subjects {
 		at := event.NewTimestamp(f.base.Add(time.Duration(i) * time.Second))
@@ -210,17 +217,25 @@ func mailpitCount(t *testing.T, api, query string) int {
 
 func mailpitGet(t *testing.T, u string, v any) {
 	t.Helper()
+	if err := getJSON(u, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// getJSON decodes the JSON answer of GET u into v.
+func getJSON(u string, v any) error {
 	resp, err := http.Get(u)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", u, resp.Status)
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", u, err)
+		return fmt.Errorf("GET %s: %w", u, err)
 	}
+	return nil
 }
 
 func writeFile(t *testing.T, path, body string) {
