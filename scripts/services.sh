@@ -843,6 +843,11 @@ export VIGIL_TEST_PROMETHEUS=http://$HOST:$PROM_PORT
 export VIGIL_TEST_SMTP=$HOST:$SMTP_PORT
 export VIGIL_TEST_MAILPIT_API=http://$HOST:$MAILPIT_HTTP_PORT
 EOF
+	local mp
+	mp=$(mailpit_bin 2>/dev/null || true)
+	if [[ -n $mp && -x $mp ]]; then
+		echo "export VIGIL_TEST_MAILPIT_BIN=$mp"
+	fi
 	local kc
 	kc=$(kcat_bin)
 	if [[ -n $kc ]]; then

@@ -15,6 +15,7 @@
 //	VIGIL_TEST_PROMTOOL         path of the promtool binary
 //	VIGIL_TEST_SMTP             host:port of Mailpit's SMTP server
 //	VIGIL_TEST_MAILPIT_API      base URL of Mailpit's HTTP API
+//	VIGIL_TEST_MAILPIT_BIN      path of the mailpit binary (tests start their own, e.g. with TLS)
 //	VIGIL_TEST_KCAT             path of the kcat binary
 //	VIGIL_TEST_RSYSLOGD         path of the rsyslogd binary
 //	VIGIL_TEST_CHROMIUM         path of the Chromium binary
@@ -81,6 +82,10 @@ func SMTP(t testing.TB) string { t.Helper(); return Lookup(t, "VIGIL_TEST_SMTP")
 
 // MailpitAPI returns the base URL of Mailpit's HTTP API.
 func MailpitAPI(t testing.TB) string { t.Helper(); return Lookup(t, "VIGIL_TEST_MAILPIT_API") }
+
+// MailpitBinary returns the path of the mailpit binary, for tests that
+// run their own Mailpit (with STARTTLS or implicit TLS and SMTP AUTH).
+func MailpitBinary(t testing.TB) string { t.Helper(); return Lookup(t, "VIGIL_TEST_MAILPIT_BIN") }
 
 // Kcat returns the path of the kcat binary.
 func Kcat(t testing.TB) string { t.Helper(); return Lookup(t, "VIGIL_TEST_KCAT") }
