@@ -1,30 +1,21 @@
 package render
 
-// Fields is the content-field vocabulary shared by regime files and
-// templates (notifier contract). A template using any other name does not load.
-var Fields = []string{
-	// Notices to people.
-	"facts", "impact", "cause", "pi_types", "measures_taken", "self_protection", "remedies",
-	"contact", "occurred_at", "discovered_at", "org_name", "recipient_name", "child_name",
-	// CAC regulator reports.
-	"reporting_unit", "affected_system", "discovery_time", "discovery_place", "incident_type",
-	"harm_so_far", "measures_effect", "trend", "preliminary_cause", "tracing_clues",
-	"further_measures", "support_requested", "evidence_preservation",
-	"harm", "accountability", "rectification", "lessons",
-	// GDPR art. 33.
-	"nature", "subject_categories", "subjects_approx", "records_approx", "dpo_contact",
-	"consequences", "measures", "late_reasons",
-	// HIPAA individual notice.
-	"what_happened", "breach_date", "discovery_date", "phi_types", "steps_individuals",
-	"entity_actions", "contact_procedures",
-}
+import "github.com/vigil-audit/vigil/notifier/regime"
 
-// Kinds are the obligation kinds a template may be written for.
-var Kinds = []string{
-	"individual_notice", "guardian_notice", "regulator_report", "regulator_supplement",
-	"summary_report", "media_notice", "public_announcement", "hhs_report", "annual_log",
-	"breach_record",
-}
+// Fields is the content-field vocabulary shared by regime files and
+// templates (notifier contract), as the regime package defines it: a
+// template using any other name does not load.
+var Fields = regime.FieldNames()
+
+// Kinds are the obligation kinds a template may be written for: every
+// kind a regime file may plan.
+var Kinds = func() []string {
+	var out []string
+	for _, k := range regime.Kinds() {
+		out = append(out, string(k))
+	}
+	return out
+}()
 
 // gsmBasic is the GSM 03.38 default alphabet; gsmExt the characters that
 // take an escape and so count twice.
