@@ -15,7 +15,7 @@ import (
 
 	"github.com/vigil-audit/vigil/internal/store"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 )
 
 // Options configures Open. The zero value opens for reading and writing
@@ -114,16 +114,16 @@ func open(ctx context.Context, path string, opts Options) (_ *Store, err error) 
 		// checkpointing every 8192 WAL pages (32 MiB) instead of 1000
 		// writes a page rewritten by consecutive batches to the database
 		// once: both measured by BenchmarkWriteAccess.
-		s.write, err = openDB(abs, url.Values{
+		s.write, err = openBusy(ctx, abs, url.Values{
 			"_pragma": {busy, "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "cache_size(-65536)", "wal_autocheckpoint(8192)"},
 			"_txlock": {"immediate"},
-		})
+		}, opts.BusyTimeout)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("writer connection: %w", err)
 		}
 		s.write.SetMaxOpenConns(1)
 		if err := migrate(ctx, s.write); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("migrating: %w", err)
 		}
 	}
 	readParams := url.Values{"_pragma": {busy, "query_only(1)"}}
@@ -132,7 +132,7 @@ func open(ctx context.Context, path string, opts Options) (_ *Store, err error) 
 	}
 	s.read, err = openDB(abs, readParams)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reader connection: %w", err)
 	}
 	s.read.SetMaxOpenConns(opts.Readers)
 	s.read.SetMaxIdleConns(opts.Readers)
@@ -187,6 +187,29 @@ func bare(err error) error {
 // openDB opens a connection pool on the file with the driver parameters
 // (modernc.org/sqlite reads _pragma and _txlock, SQLite reads mode) and
 // checks that a connection opens.
+// openBusy is openDB retried while SQLite answers SQLITE_BUSY, for at
+// most timeout: switching a new database to WAL needs a lock that SQLite
+// does not wait for (busy_timeout does not apply), so two processes
+// creating the store at once would otherwise fail.
+func openBusy(ctx context.Context, abs string, params url.Values, timeout time.Duration) (*sql.DB, error) {
+	deadline := time.Now().Add(timeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		db, err := openDB(abs, params)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqliteBusy || time.Now().Add(wait).After(deadline) {
+			return db, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// sqliteBusy is SQLITE_BUSY, the primary result code of a lock not taken.
+const sqliteBusy = 5
+
 func openDB(abs string, params url.Values) (*sql.DB, error) {
 	u := url.URL{Scheme: "file", Path: abs, RawQuery: params.Encode()}
 	db, err := sql.Open("sqlite", u.String())
