@@ -157,6 +157,12 @@ func FuzzSchemaAgreement(f *testing.F) {
 		for _, p := range ps {
 			goOnly = goOnly && goOnlyReason(p)
 		}
+		// With a duplicate key the validator also judges the values the
+		// schema never sees (its JSON parser keeps the last one): a
+		// problem of an earlier copy is part of the duplicate's.
+		for _, p := range ps {
+			goOnly = goOnly || strings.Contains(p.Reason, "duplicate key")
+		}
 		if goOnly || !utf8.Valid(data) {
 			return
 		}
