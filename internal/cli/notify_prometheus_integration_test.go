@@ -4,15 +4,20 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/testenv"
 )
 
@@ -20,10 +25,13 @@ import (
 // scraping `vigil notify` every second and evaluating the shipped rule
 // file dashboards/alerts/vigil-rules.yml) sees an incident's legal clock.
 // The incident is confirmed with an awareness time 13 hours back, so its
-// 24-hour PIPL obligations are past half their time: Prometheus holds
-// vigil_notifier_obligation_deadline_seconds for them at about 11 hours
-// left, with only regime and kind as labels (no incident ids), and fires
-// VigilObligationHalfTime.
+// 24-hour PIPL obligations are past half their time. Prometheus holds
+// vigil_notifier_obligation_deadline_seconds with only regime and kind as
+// labels (no incident ids), at the time left of the nearest open
+// obligation of each kind in the notifier's book (this run's, or an
+// earlier run's on the shared topic, read back through the API), and
+// fires exactly the escalation alert that obligation's elapsed share
+// calls for: VigilObligationHalfTime when this run's is the nearest.
 func TestNotifyDeadlinesInPrometheus(t *testing.T) {
 	smtpAddr := testenv.SMTP(t)
 	promBin := filepath.Join(filepath.Dir(testenv.Promtool(t)), "prometheus")
@@ -65,6 +73,32 @@ func TestNotifyDeadlinesInPrometheus(t *testing.T) {
 	id := f.awaitIncident(t, api)
 	aware := now.Add(-13 * time.Hour).Format(time.RFC3339)
 	f.incident(t, api, "confirm", id, "--reason", "found in the weekly access review", "--aware-at", aware)
+
+	// The metrics cover every incident the notifier holds, and the
+	// incidents topic is shared with earlier runs on this machine: the
+	// expected series are those of the nearest open PIPL obligation of
+	// each kind over the whole book, read back through the API.
+	nearest := map[string]event.Obligation{} // kind → nearest open obligation
+	var list []struct {
+		IncidentID string `json:"incident_id"`
+	}
+	if err := json.Unmarshal([]byte(f.incident(t, api, "list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range list {
+		var inc event.Incident
+		if err := json.Unmarshal([]byte(f.incident(t, api, "show", l.IncidentID, "--json")), &inc); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range inc.Obligations {
+			if cur, ok := nearest[o.Kind]; o.Regime == "pipl" && o.Status.Pending() && !o.DueAt.IsZero() && (!ok || o.DueAt.Before(cur.DueAt.Time)) {
+				nearest[o.Kind] = o
+			}
+		}
+	}
+	if len(nearest) == 0 {
+		t.Fatal("no open PIPL obligation after the confirmation")
+	}
 
 	// Prometheus, on a free port, scraping the notifier.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -115,9 +149,43 @@ scrape_configs:
 			}
 		}
 		v, err := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
-		t.Logf("Prometheus: %v = %.0f s left", s.Metric, v)
-		if err != nil || v < 10.5*3600 || v > 11.5*3600 {
-			t.Errorf("%v: %v s left, want about 11 h (%v)", s.Metric, s.Value[1], err)
+		o, ok := nearest[s.Metric["kind"]]
+		if !ok {
+			t.Errorf("series %v: no open PIPL obligation of that kind in the book", s.Metric)
+			continue
+		}
+		want := time.Until(o.DueAt.Time).Seconds()
+		t.Logf("Prometheus: %v = %.0f s left (nearest: %s, due %s, %.0f s)", s.Metric, v, o.ID, o.DueAt, want)
+		if err != nil || math.Abs(v-want) > 120 {
+			t.Errorf("%v: %v s left, want %.0f (%v)", s.Metric, s.Value[1], want, err)
+		}
+	}
+	if len(left) != len(nearest) {
+		t.Errorf("%d deadline series for pipl, want one per kind with an open obligation (%d)", len(left), len(nearest))
+	}
+	// Which escalation alert each kind's nearest obligation calls for.
+	band := func(o event.Obligation) string {
+		total, gone := o.DueAt.Sub(o.StartsAt.Time), time.Since(o.StartsAt.Time)
+		switch r := gone.Seconds() / total.Seconds(); {
+		case gone >= total:
+			return "VigilObligationOverdue"
+		case r >= 0.9:
+			return "VigilObligationNinetyPercent"
+		case r >= 0.5:
+			return "VigilObligationHalfTime"
+		}
+		return ""
+	}
+	wantAlerts := map[string]string{} // kind → alert
+	for k, o := range nearest {
+		if b := band(o); b != "" {
+			wantAlerts[k] = b
+		}
+	}
+	if o := nearest["individual_notice"]; o.DueAt.Sub(o.StartsAt.Time) == 24*time.Hour && time.Until(o.DueAt.Time) > 11*time.Hour-2*time.Minute {
+		// This run's obligation is the nearest: 13 h of 24 are gone.
+		if wantAlerts["individual_notice"] != "VigilObligationHalfTime" {
+			t.Fatalf("this run's obligation at 54%% of its time calls for %q", wantAlerts["individual_notice"])
 		}
 	}
 
@@ -130,21 +198,23 @@ scrape_configs:
 				}
 			}
 		}
-		firing := false
+		got := map[string]string{} // kind → firing escalation alert of pipl
 		if getJSON(fmt.Sprintf("http://%s/api/v1/alerts", promAddr), &r) == nil {
 			for _, a := range r.Data.Alerts {
-				firing = firing || (a.Labels["alertname"] == "VigilObligationHalfTime" && a.Labels["regime"] == "pipl" && a.State == "firing")
-				if a.Labels["alertname"] == "VigilObligationNinetyPercent" || a.Labels["alertname"] == "VigilObligationOverdue" {
-					t.Fatalf("%s fired at 54%% of the time: %v", a.Labels["alertname"], a.Labels)
+				if a.Labels["regime"] == "pipl" && a.State == "firing" && strings.HasPrefix(a.Labels["alertname"], "VigilObligation") {
+					if got[a.Labels["kind"]] != "" {
+						t.Fatalf("two escalation alerts for pipl %s: %s and %s", a.Labels["kind"], got[a.Labels["kind"]], a.Labels["alertname"])
+					}
+					got[a.Labels["kind"]] = a.Labels["alertname"]
 				}
 			}
 		}
-		if firing {
-			t.Logf("Prometheus fires VigilObligationHalfTime for pipl")
+		if maps.Equal(got, wantAlerts) && len(wantAlerts) > 0 {
+			t.Logf("Prometheus fires %v", got)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("VigilObligationHalfTime did not fire within 60 s: %+v\n%s", r.Data.Alerts, promLog.String())
+			t.Fatalf("firing escalation alerts %v, want %v within 60 s\n%s", got, wantAlerts, promLog.String())
 		}
 	}
 }
